@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class StudioConfig(AppConfig):
+    name = "wearview.studio"
+    verbose_name = "Studio"
