@@ -175,6 +175,15 @@ WEARVIEW_ENCRYPTION_KEY = env.get_secret(
 # Engine: "tiny" is the small pipeline built from code; anything else is a diffusers model id
 # or a local folder.
 WEARVIEW_MODEL = env.get_str("WEARVIEW_MODEL", "tiny")
+# Default sampling parameters of a new job; a job's own parameters override them.
+WEARVIEW_DEFAULT_SEEDS = [
+    int(seed) for seed in env.get_str("WEARVIEW_DEFAULT_SEEDS", "11,23").split(",") if seed
+]
+WEARVIEW_DEFAULT_STEPS = env.get_int("WEARVIEW_DEFAULT_STEPS", 20)
+WEARVIEW_DEFAULT_GUIDANCE = env.get_float("WEARVIEW_DEFAULT_GUIDANCE", 6.0)
+# Portrait 4:5 canvas; both sides must be multiples of 64.
+WEARVIEW_CANVAS_WIDTH = env.get_int("WEARVIEW_CANVAS_WIDTH", 512)
+WEARVIEW_CANVAS_HEIGHT = env.get_int("WEARVIEW_CANVAS_HEIGHT", 640)
 
 LOGGING = {
     "version": 1,

@@ -53,7 +53,7 @@ def _stop_worker(process: subprocess.Popen) -> None:
             process.wait(timeout=10)
 
 
-def _ping_through(broker_url: str, backend_url: str, tmp_path: Path) -> dict:
+def _ping_through(broker_url: str, backend_url: str, tmp_path: Path, monkeypatch) -> dict:
     env = {
         **os.environ,
         "CELERY_BROKER_URL": broker_url,
@@ -62,6 +62,9 @@ def _ping_through(broker_url: str, backend_url: str, tmp_path: Path) -> dict:
     }
     log_path = tmp_path / "worker.log"
     worker = _start_worker(env, log_path)
+    # Celery reads these variables before its arguments; the client must use the test broker.
+    monkeypatch.delenv("CELERY_BROKER_URL", raising=False)
+    monkeypatch.delenv("CELERY_RESULT_BACKEND", raising=False)
     client = Celery("test-client", broker=broker_url, backend=backend_url)
     try:
         token = uuid.uuid4().hex
@@ -78,23 +81,23 @@ def _ping_through(broker_url: str, backend_url: str, tmp_path: Path) -> dict:
 
 
 @pytest.mark.integration
-def test_worker_consumes_from_sqlite_transport(tmp_path):
+def test_worker_consumes_from_sqlite_transport(tmp_path, monkeypatch):
     broker = f"sqla+sqlite:///{tmp_path / 'broker.sqlite3'}"
     backend = f"db+sqlite:///{tmp_path / 'results.sqlite3'}"
 
-    reply = _ping_through(broker, backend, tmp_path)
+    reply = _ping_through(broker, backend, tmp_path, monkeypatch)
 
     assert reply["pid"] != os.getpid()
 
 
 @pytest.mark.integration
-def test_worker_consumes_from_redis(tmp_path):
+def test_worker_consumes_from_redis(tmp_path, monkeypatch):
     try:
         redis.Redis.from_url(REDIS_URL, socket_timeout=2).ping()
     except redis.exceptions.ConnectionError:
         pytest.skip(f"Redis is not running at {REDIS_URL}; .ci/run starts it")
     redis.Redis.from_url(REDIS_URL).flushdb()
 
-    reply = _ping_through(REDIS_URL, REDIS_URL, tmp_path)
+    reply = _ping_through(REDIS_URL, REDIS_URL, tmp_path, monkeypatch)
 
     assert reply["pid"] != os.getpid()

@@ -1,0 +1,123 @@
+"""How the studio reacts to catalog changes: classify, then open or cancel jobs.
+
+Synced products (from a full sync, a webhook or WearView's own publish) have their new images
+classified. For a shop with auto-generate on, products that now need on-model photos get a job;
+open jobs of products that no longer need one are cancelled. Publishing never opens a job.
+"""
+
+import logging
+
+from django.db import transaction
+
+from wearview.catalog.classification import images_classify
+from wearview.catalog.models import ProductImage, PublishMode, Shop
+from wearview.catalog.selectors import variants_needing_on_model
+from wearview.studio.errors import IllegalTransition, JobStateConflict
+from wearview.studio.models import GenerationJob, JobState
+from wearview.studio.services import job_transition
+
+logger = logging.getLogger(__name__)
+
+# When a product gains on-model photos, a job that started generating is left to finish and
+# its result waits in review. A deleted product stops every job that is not publishing.
+CANCELLABLE_STATES = (JobState.QUEUED, JobState.IN_REVIEW, JobState.APPROVED)
+CANCELLABLE_ON_DELETE = CANCELLABLE_STATES + (JobState.PREPARING, JobState.GENERATING)
+
+
+def products_process(*, shop_id: int, product_ids: list[int], cause: str) -> dict:
+    """Classify the products' images and open or cancel jobs; returns counts for the log."""
+    from wearview.studio.generation import jobs_create_for_shop
+    from wearview.studio.tasks import prepare_job_task
+
+    shop = Shop.objects.get(pk=shop_id)
+    if not shop.is_installed:
+        logger.info("Shop %s is not installed; synced products ignored", shop.domain)
+        return {"classified": 0, "jobs": 0, "cancelled": 0}
+
+    image_ids = list(
+        ProductImage.objects.filter(product_id__in=product_ids).values_list("pk", flat=True)
+    )
+    report = images_classify(image_ids=image_ids)
+
+    still_needing = set(
+        variants_needing_on_model(shop=shop)
+        .filter(product_id__in=product_ids)
+        .values_list("product_id", flat=True)
+    )
+    covered = [pk for pk in product_ids if pk not in still_needing]
+    cancelled = product_jobs_cancel(
+        shop_id=shop.pk, product_ids=covered, reason="the product has on-model photos now"
+    )
+
+    jobs = []
+    if shop.auto_generate and cause != "publish":
+        jobs = jobs_create_for_shop(
+            shop=shop, product_ids=sorted(still_needing), requested_by=f"auto ({cause})"
+        )
+        for job in jobs:
+            transaction.on_commit(lambda job_id=job.pk: prepare_job_task.delay(job_id))
+    logger.info(
+        "Shop %s: %s products processed after %s: %s images classified, %s failed, "
+        "%s jobs opened, %s cancelled",
+        shop.domain,
+        len(product_ids),
+        cause,
+        report.classified,
+        len(report.failed),
+        len(jobs),
+        cancelled,
+    )
+    return {"classified": report.classified, "jobs": len(jobs), "cancelled": cancelled}
+
+
+def product_jobs_cancel(
+    *,
+    shop_id: int,
+    product_ids: list[int],
+    reason: str,
+    states: tuple[str, ...] = CANCELLABLE_STATES,
+) -> int:
+    """Cancel the products' jobs that are in one of `states`; returns how many."""
+    cancelled = 0
+    jobs = GenerationJob.objects.filter(
+        shop_id=shop_id, product_id__in=product_ids, state__in=states
+    ).values_list("pk", "state")
+    for job_id, state in jobs:
+        try:
+            job_transition(
+                job_id=job_id,
+                to_state=JobState.CANCELLED,
+                reason=reason,
+                actor="system",
+                from_states=[state],
+            )
+            cancelled += 1
+        except (IllegalTransition, JobStateConflict):
+            # Another process moved the job meanwhile; its new state decides what happens.
+            logger.info("Job %s moved before it could be cancelled", job_id)
+    return cancelled
+
+
+def job_after_review_ready(*, job_id: int) -> None:
+    """Approve and publish the best passing candidate when the shop publishes automatically."""
+    from wearview.studio.review import candidate_approve, job_publish
+
+    job = GenerationJob.objects.select_related("shop").get(pk=job_id)
+    shop = job.shop
+    if job.state != JobState.IN_REVIEW or shop.publish_mode != PublishMode.AUTO:
+        return
+    best = (
+        job.candidates.filter(round=job.round, passed=True, score__gte=shop.auto_publish_min_score)
+        .order_by("-score", "rank")
+        .first()
+    )
+    if best is None:
+        logger.info(
+            "Job %s of shop %s: no candidate passed with score >= %.2f; left for review",
+            job.pk,
+            shop.domain,
+            shop.auto_publish_min_score,
+        )
+        return
+    candidate_approve(candidate_id=best.pk, actor="auto-publish")
+    job_publish(job_id=job.pk, actor="auto-publish")
