@@ -144,9 +144,19 @@ CELERY_RESULT_BACKEND = env.get_str("CELERY_RESULT_BACKEND", _default_result_bac
 CELERY_TASK_ALWAYS_EAGER = env.get_bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_TASK_SOFT_TIME_LIMIT = env.get_int("CELERY_TASK_SOFT_TIME_LIMIT", 300)
 CELERY_TASK_TIME_LIMIT = env.get_int("CELERY_TASK_TIME_LIMIT", 360)
+CELERY_BEAT_SCHEDULE = {
+    "expire-stuck-jobs": {
+        "task": "wearview.studio.tasks.expire_stuck_jobs_task",
+        "schedule": env.get_float("WEARVIEW_RECONCILE_INTERVAL", 300.0),
+    },
+}
 WEARVIEW_GPU_TIME_LIMIT = env.get_int("WEARVIEW_GPU_TIME_LIMIT", 1800)
 # NOTE: kombu 5.7's SQLAlchemy transport passes every transport option to create_engine(), so
 # its polling interval cannot be set here; it polls its table once a second.
+if CELERY_BROKER_URL.startswith("redis"):
+    # Redis hands an unacknowledged message to another worker after this many seconds; it must
+    # outlast the longest task, or a slow generation would run twice.
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 2 * WEARVIEW_GPU_TIME_LIMIT}
 
 # Shopify.
 SHOPIFY_API_KEY = env.get_secret(
@@ -181,6 +191,10 @@ WEARVIEW_DEFAULT_SEEDS = [
 ]
 WEARVIEW_DEFAULT_STEPS = env.get_int("WEARVIEW_DEFAULT_STEPS", 20)
 WEARVIEW_DEFAULT_GUIDANCE = env.get_float("WEARVIEW_DEFAULT_GUIDANCE", 6.0)
+# Seconds a job may stay in a working state before the reconciliation sweep restarts it.
+WEARVIEW_QUEUED_LIMIT = env.get_int("WEARVIEW_QUEUED_LIMIT", 900)
+WEARVIEW_PREPARING_LIMIT = env.get_int("WEARVIEW_PREPARING_LIMIT", 600)
+WEARVIEW_GENERATING_LIMIT = env.get_int("WEARVIEW_GENERATING_LIMIT", 3600)
 # Portrait 4:5 canvas; both sides must be multiples of 64.
 WEARVIEW_CANVAS_WIDTH = env.get_int("WEARVIEW_CANVAS_WIDTH", 512)
 WEARVIEW_CANVAS_HEIGHT = env.get_int("WEARVIEW_CANVAS_HEIGHT", 640)

@@ -38,6 +38,10 @@ class Shop(models.Model):
     plan = models.CharField(max_length=20, choices=ShopPlan.choices, default=ShopPlan.STANDARD)
     installed_at = models.DateTimeField(null=True, blank=True)
     uninstalled_at = models.DateTimeField(null=True, blank=True)
+    auth_failed_at = models.DateTimeField(
+        null=True, blank=True, help_text="When Shopify last rejected the shop's token; work stops."
+    )
+    auth_failure = models.CharField(max_length=500, blank=True)
 
     # The shop's own settings, edited by the store owner in the embedded app.
     strength_preset = models.CharField(
@@ -147,6 +151,12 @@ class ProductImage(models.Model):
     height = models.PositiveIntegerField(null=True, blank=True)
     origin = models.CharField(
         max_length=10, choices=ImageOrigin.choices, default=ImageOrigin.MERCHANT
+    )
+    media_status = models.CharField(
+        max_length=20, blank=True, help_text="Shopify's media status: READY, PROCESSING, FAILED."
+    )
+    stored_from_url = models.TextField(
+        blank=True, help_text="The url that `stored` was copied from; a new url means a new copy."
     )
     error_code = models.CharField(max_length=40, blank=True)
     error_message = models.TextField(blank=True)

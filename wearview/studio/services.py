@@ -19,8 +19,9 @@ logger = logging.getLogger(__name__)
 S = JobState
 ALLOWED_TRANSITIONS: dict[str, frozenset[str]] = {
     S.QUEUED: frozenset({S.PREPARING, S.FAILED, S.CANCELLED}),
-    S.PREPARING: frozenset({S.GENERATING, S.FAILED, S.CANCELLED}),
-    S.GENERATING: frozenset({S.IN_REVIEW, S.FAILED, S.CANCELLED}),
+    # Back to queued from preparing or generating restarts a job whose worker was lost.
+    S.PREPARING: frozenset({S.GENERATING, S.QUEUED, S.FAILED, S.CANCELLED}),
+    S.GENERATING: frozenset({S.IN_REVIEW, S.QUEUED, S.FAILED, S.CANCELLED}),
     # Back to queued is a regeneration with new seeds, strengths or presets.
     S.IN_REVIEW: frozenset({S.APPROVED, S.REJECTED, S.QUEUED, S.CANCELLED}),
     # Back to in_review takes an approval back before anything was sent to Shopify.

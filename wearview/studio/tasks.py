@@ -5,7 +5,7 @@ import logging
 from celery import shared_task
 from django.conf import settings
 
-from wearview.studio import flow, generation
+from wearview.studio import flow, generation, reconcile
 
 logger = logging.getLogger(__name__)
 
@@ -71,3 +71,8 @@ def record_generation_failure_task(failure: dict) -> None:
         round=int(failure["round"]),
         reason=str(failure.get("reason") or "generation failed without a reason"),
     )
+
+
+@shared_task(name="wearview.studio.tasks.expire_stuck_jobs_task")
+def expire_stuck_jobs_task() -> dict[str, int]:
+    return reconcile.jobs_expire_stuck()
