@@ -1,9 +1,11 @@
 """Fit the product-only versus on-model combiner and cross-validate it.
 
-Computes the image signals for every labelled file, fits an L2-regularised logistic
-regression on standardised signals, measures leave-one-out accuracy, fits a temperature on
-the leave-one-out scores so the confidence is calibrated, and writes the weights file that
-`wearview.imaging.classify` loads.
+Computes the image signals for every labelled file and fits an L2-regularised logistic
+regression on the standardised signals. It measures leave-one-out and repeated 5-fold
+accuracy, fits a temperature on the leave-one-out scores so the confidence is calibrated,
+and writes the weights file that `wearview.imaging.classify` loads. The cross-validation
+is nested, so unless `--l2` fixes the penalty, every outer fold picks it by an inner
+cross-validation on its own training photos.
 
     python -m bench.train_classifier --images DIR --labels CSV [--output PATH]
 """
@@ -17,6 +19,7 @@ import json
 import logging
 import os
 import sys
+from typing import NamedTuple
 
 import numpy as np
 from PIL import Image
@@ -29,7 +32,11 @@ from wearview.imaging.signals import ANALYSIS_SIDE, SIGNAL_NAMES
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_L2 = 3.0
+# Candidate L2 penalties. Each cross-validation fold picks one by an inner cross-validation
+# on its own training photos, so the held-out photos never influence the penalty.
+L2_GRID = (0.3, 1.0, 3.0, 10.0, 30.0)
+INNER_FOLDS = 5
+INNER_REPEATS = 2
 # Shops upload photos from a few hundred to several thousand pixels, and the reduced JPEG
 # decode that feeds the classifier gives different pixels at each size. The fit therefore
 # also uses each photo resized to these sizes.
@@ -77,56 +84,162 @@ def standardise(features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return mean, scale
 
 
-def leave_one_out(
-    features: np.ndarray, targets: np.ndarray, l2: float, groups: np.ndarray | None = None
+def _decision_values(
+    train: np.ndarray, targets: np.ndarray, test: np.ndarray, l2: float
 ) -> np.ndarray:
+    mean, scale = standardise(train)
+    weights = fit_logistic((train - mean) / scale, targets, l2)
+    return ((test - mean) / scale) @ weights[:-1] + weights[-1]
+
+
+def _stratified_group_folds(
+    targets: np.ndarray, groups: np.ndarray, folds: int, rng: np.random.Generator
+) -> np.ndarray:
+    """Return a fold number per row, assigning whole groups and balancing the two labels."""
+    group_ids = np.unique(groups)
+    group_labels = np.array([targets[groups == group][0] for group in group_ids])
+    fold_of_group = np.zeros(len(group_ids), int)
+    for label in (0.0, 1.0):
+        members = rng.permutation(np.nonzero(group_labels == label)[0])
+        fold_of_group[members] = np.arange(len(members)) % folds
+    return fold_of_group[np.searchsorted(group_ids, groups)]
+
+
+def choose_l2(
+    features: np.ndarray,
+    targets: np.ndarray,
+    groups: np.ndarray,
+    scored: np.ndarray,
+    grid: tuple[float, ...] = L2_GRID,
+    seed: int = 1,
+) -> float:
+    """Pick the penalty with the lowest log loss in repeated k-fold on these rows alone.
+
+    Called on a fold's training rows, this is the inner loop of a nested cross-validation.
+    Only the `scored` rows (the photos as stored, not their resized copies) count.
+    """
+    folds = min(INNER_FOLDS, len(np.unique(groups)))
+    losses = np.zeros(len(grid))
+    rng = np.random.default_rng(seed)
+    for _ in range(INNER_REPEATS):
+        fold_of_row = _stratified_group_folds(targets, groups, folds, rng)
+        for fold in range(folds):
+            test = fold_of_row == fold
+            kept = scored & test
+            if not kept.any() or len(np.unique(targets[~test])) < 2:
+                continue
+            for index, l2 in enumerate(grid):
+                values = _decision_values(features[~test], targets[~test], features[kept], l2)
+                probability = np.clip(1.0 / (1.0 + np.exp(-values)), 1e-6, 1 - 1e-6)
+                truth = targets[kept]
+                losses[index] -= np.sum(
+                    truth * np.log(probability) + (1 - truth) * np.log(1 - probability)
+                )
+    return float(grid[int(np.argmin(losses))])
+
+
+def leave_one_out(
+    features: np.ndarray,
+    targets: np.ndarray,
+    l2: float | None,
+    groups: np.ndarray | None = None,
+    scored: np.ndarray | None = None,
+) -> tuple[np.ndarray, list[float]]:
     """Return each sample's decision value from a model fitted without its group.
 
     A group is one photo with its resized copies, so no copy of a held-out photo is in
-    the training rows.
+    the training rows. With `l2=None` each fold picks its penalty by `choose_l2` on its
+    own training rows. Also returns the penalty used for each group.
     """
     groups = np.arange(len(targets)) if groups is None else groups
+    scored = np.ones(len(targets), bool) if scored is None else scored
     values = np.zeros(len(targets))
+    penalties = []
     for group in np.unique(groups):
         held_out = groups == group
-        mean, scale = standardise(features[~held_out])
-        weights = fit_logistic((features[~held_out] - mean) / scale, targets[~held_out], l2)
-        rows = (features[held_out] - mean) / scale
-        values[held_out] = rows @ weights[:-1] + weights[-1]
-    return values
+        train = ~held_out
+        penalty = l2
+        if penalty is None:
+            penalty = choose_l2(features[train], targets[train], groups[train], scored[train])
+        penalties.append(penalty)
+        values[held_out] = _decision_values(
+            features[train], targets[train], features[held_out], penalty
+        )
+    return values, penalties
+
+
+class KFoldResult(NamedTuple):
+    """Accuracy over repeated k-fold, with per-class rates pooled over every test fold."""
+
+    mean: float
+    std: float
+    rates: dict[str, float]
+
+
+def class_rates(predicted: np.ndarray, truth: np.ndarray) -> dict[str, float]:
+    """Return precision and recall of both classes, where `True` marks on_model."""
+    return {
+        "on_model_precision": _ratio(np.sum(predicted & truth), np.sum(predicted)),
+        "on_model_recall": _ratio(np.sum(predicted & truth), np.sum(truth)),
+        "product_only_precision": _ratio(np.sum(~predicted & ~truth), np.sum(~predicted)),
+        "product_only_recall": _ratio(np.sum(~predicted & ~truth), np.sum(~truth)),
+    }
 
 
 def repeated_kfold(
     features: np.ndarray,
     targets: np.ndarray,
-    l2: float,
+    l2: float | None,
     groups: np.ndarray,
     scored: np.ndarray,
     folds: int = 5,
     repeats: int = 20,
-) -> tuple[float, float]:
-    """Return mean and standard deviation of accuracy over repeated stratified k-fold.
+) -> KFoldResult:
+    """Return the mean and standard deviation of accuracy over repeated stratified k-fold.
 
     Folds are drawn over groups (photos), and accuracy counts only the `scored` rows.
+    With `l2=None` each fold picks its penalty by `choose_l2` on its own training rows.
     """
     rng = np.random.default_rng(0)
-    group_ids = np.unique(groups)
-    group_labels = np.array([targets[groups == group][0] for group in group_ids])
     scores = []
+    pooled_predicted, pooled_truth = [], []
     for _ in range(repeats):
-        fold_of_group = np.zeros(len(group_ids), int)
-        for label in (0.0, 1.0):
-            members = rng.permutation(np.nonzero(group_labels == label)[0])
-            fold_of_group[members] = np.arange(len(members)) % folds
-        fold_of_row = fold_of_group[np.searchsorted(group_ids, groups)]
+        fold_of_row = _stratified_group_folds(targets, groups, folds, rng)
         for fold in range(folds):
             test = fold_of_row == fold
-            mean, scale = standardise(features[~test])
-            weights = fit_logistic((features[~test] - mean) / scale, targets[~test], l2)
-            values = ((features[test] - mean) / scale) @ weights[:-1] + weights[-1]
+            train = ~test
+            penalty = l2
+            if penalty is None:
+                penalty = choose_l2(features[train], targets[train], groups[train], scored[train])
+            values = _decision_values(features[train], targets[train], features[test], penalty)
             kept = scored[test]
-            scores.append(np.mean((values[kept] > 0) == (targets[test][kept] > 0.5)))
-    return float(np.mean(scores)), float(np.std(scores))
+            predicted = values[kept] > 0
+            truth = targets[test][kept] > 0.5
+            scores.append(np.mean(predicted == truth))
+            pooled_predicted.append(predicted)
+            pooled_truth.append(truth)
+    rates = class_rates(np.concatenate(pooled_predicted), np.concatenate(pooled_truth))
+    return KFoldResult(float(np.mean(scores)), float(np.std(scores)), rates)
+
+
+def confidence_table(
+    values: np.ndarray, targets: np.ndarray, temperature: float
+) -> list[dict[str, float]]:
+    """Return the share and accuracy of the rows at or above each reported confidence."""
+    probability = 1.0 / (1.0 + np.exp(-values / temperature))
+    confidence = np.maximum(probability, 1.0 - probability)
+    correct = (values > 0) == (targets > 0.5)
+    table = []
+    for threshold in (0.5, 0.6, 0.7, 0.8, 0.9):
+        kept = confidence >= threshold
+        table.append(
+            {
+                "confidence_at_least": threshold,
+                "share": _ratio(np.sum(kept), len(kept)),
+                "accuracy": _ratio(np.sum(correct & kept), np.sum(kept)),
+            }
+        )
+    return table
 
 
 def fit_temperature(values: np.ndarray, targets: np.ndarray) -> float:
@@ -149,7 +262,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--images", required=True, help="folder the label paths are relative to")
     parser.add_argument("--labels", required=True, help="CSV with columns file,label,...")
     parser.add_argument("--output", default=WEIGHTS_PATH, help="weights JSON to write")
-    parser.add_argument("--l2", type=float, default=DEFAULT_L2, help="L2 penalty on weights")
+    parser.add_argument(
+        "--l2",
+        type=float,
+        default=None,
+        help="fixed L2 penalty on the standardised weights; by default each fold and the "
+        f"final fit pick one of {L2_GRID} by inner cross-validation",
+    )
+    parser.add_argument(
+        "--repeats", type=int, default=20, help="repeats of the stratified 5-fold estimate"
+    )
     parser.add_argument(
         "--augment-sides",
         type=lambda text: [int(part) for part in text.split(",") if part],
@@ -184,22 +306,19 @@ def main(argv: list[str] | None = None) -> int:
     group = np.array(groups)
     original = np.array(originals)
 
-    loo_values = leave_one_out(x, y, args.l2, group)
+    loo_values, loo_penalties = leave_one_out(x, y, args.l2, group, original)
     loo_predicted = (loo_values > 0)[original]
     truth = (y > 0.5)[original]
     loo_accuracy = float(np.mean(loo_predicted == truth))
     loo_all_sizes = float(np.mean((loo_values > 0) == (y > 0.5)))
-    loo_rates = {
-        "on_model_precision": _ratio(np.sum(loo_predicted & truth), np.sum(loo_predicted)),
-        "on_model_recall": _ratio(np.sum(loo_predicted & truth), np.sum(truth)),
-        "product_only_precision": _ratio(np.sum(~loo_predicted & ~truth), np.sum(~loo_predicted)),
-        "product_only_recall": _ratio(np.sum(~loo_predicted & ~truth), np.sum(~truth)),
-    }
+    loo_rates = class_rates(loo_predicted, truth)
     temperature = fit_temperature(loo_values, y)
-    kfold_mean, kfold_std = repeated_kfold(x, y, args.l2, group, original)
+    kfold = repeated_kfold(x, y, args.l2, group, original, repeats=args.repeats)
 
+    # The shipped fit picks its penalty the same way each fold did, on all the photos.
+    final_l2 = args.l2 if args.l2 is not None else choose_l2(x, y, group, original)
     mean, scale = standardise(x)
-    weights = fit_logistic((x - mean) / scale, y, args.l2)
+    weights = fit_logistic((x - mean) / scale, y, final_l2)
     fitted_values = ((x - mean) / scale) @ weights[:-1] + weights[-1]
     train_accuracy = float(np.mean((fitted_values > 0)[original] == truth))
 
@@ -216,16 +335,26 @@ def main(argv: list[str] | None = None) -> int:
             "augment_sides": args.augment_sides,
             "on_model": int(y[original].sum()),
             "product_only": int(original.sum() - y[original].sum()),
-            "l2": args.l2,
+            "l2": final_l2,
+            "l2_choice": "fixed"
+            if args.l2 is not None
+            else f"inner cross-validation over {list(L2_GRID)}",
+            "leave_one_out_l2_counts": {
+                str(value): loo_penalties.count(value) for value in sorted(set(loo_penalties))
+            },
             "train_accuracy": round(train_accuracy, 4),
             "leave_one_out_accuracy": round(loo_accuracy, 4),
             "leave_one_out": loo_rates,
             "leave_one_out_accuracy_all_sizes": round(loo_all_sizes, 4),
             "repeated_5_fold_accuracy": {
-                "mean": round(kfold_mean, 4),
-                "std": round(kfold_std, 4),
-                "repeats": 20,
+                "mean": round(kfold.mean, 4),
+                "std": round(kfold.std, 4),
+                "repeats": args.repeats,
+                **kfold.rates,
             },
+            "leave_one_out_by_confidence": confidence_table(
+                loo_values[original], y[original], temperature
+            ),
             "leave_one_out_misclassified": [
                 name for name, ok in zip(names, loo_predicted == truth, strict=True) if not ok
             ],

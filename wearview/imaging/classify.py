@@ -159,11 +159,15 @@ def classify_image(
     values = np.array([signals[name] for name in combiner.signals], dtype=np.float64)
     contributions = combiner.weights * (values - combiner.mean) / combiner.scale
 
+    # A signal's share is its part of the total absolute log-odds the image signals moved,
+    # so a reviewer can rank them without adding up signed numbers.
+    total_push = max(float(np.abs(contributions).sum()), 1e-9)
     evidence: dict[str, dict] = {}
     for name, value, contribution in zip(combiner.signals, values, contributions, strict=True):
         evidence[name] = {
             "value": round(float(value), 4),
             "log_odds": round(float(contribution), 3),
+            "share": round(abs(float(contribution)) / total_push, 3),
             "fired": bool(abs(contribution) >= 0.5),
             "towards": ON_MODEL if contribution > 0 else PRODUCT_ONLY,
         }

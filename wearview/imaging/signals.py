@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import math
 import os
 
 import cv2
@@ -52,6 +53,17 @@ SIGNAL_NAMES: tuple[str, ...] = (
     "edge_density",
     "saturation_mean",
     "portrait_ratio",
+    "skin_chroma_spread",
+    "skin_lightness_spread",
+    "skin_texture",
+    "skin_elongated_area",
+    "skin_at_frame",
+    "border_spread",
+    "top_edge_uniformity",
+    "bottom_edge_uniformity",
+    "colorfulness",
+    "silhouette_hu1",
+    "foreground_top",
 )
 
 
@@ -114,6 +126,7 @@ def compute_signals(rgb: np.ndarray) -> dict[str, float]:
     # 2. Skin: YCrCb and HSV rules together, which cuts most beige and tan fabrics.
     skin = _skin_mask(small)
     signals.update(_skin_signals(skin))
+    signals.update(_skin_pixel_signals(small, gray, skin))
 
     # 3. Background and border statistics.
     lab = cv2.cvtColor(small, cv2.COLOR_RGB2LAB).astype(np.float32)
@@ -123,6 +136,8 @@ def compute_signals(rgb: np.ndarray) -> dict[str, float]:
     signals["border_uniformity"] = float(np.mean(border_distance < 12.0))
     signals["border_lightness"] = float(border_median[0] / 255.0)
     signals["border_chroma"] = float(np.hypot(border_median[1] - 128, border_median[2] - 128))
+    signals["border_spread"] = float(np.linalg.norm(border.std(axis=0)))
+    signals.update(_edge_uniformity(lab))
 
     # 4. Silhouette of what differs from the border colour.
     foreground = np.linalg.norm(lab - border_median, axis=2) > 18.0
@@ -134,6 +149,7 @@ def compute_signals(rgb: np.ndarray) -> dict[str, float]:
     signals["edge_density"] = float(np.count_nonzero(edges)) / area
     hsv = cv2.cvtColor(small, cv2.COLOR_RGB2HSV)
     signals["saturation_mean"] = float(hsv[:, :, 1].mean() / 255.0)
+    signals["colorfulness"] = _colorfulness(small)
     signals["portrait_ratio"] = float(np.log(height / width))
     return signals
 
@@ -172,7 +188,10 @@ def _skin_signals(skin: np.ndarray) -> dict[str, float]:
     count, labels, stats, _ = cv2.connectedComponentsWithStats(skin, connectivity=8)
     sizes = stats[1:, cv2.CC_STAT_AREA] if count > 1 else np.zeros(0)
     limbs = (sizes > 0.001 * area) & (sizes < 0.08 * area)
+    elongated_area, at_frame = _skin_blob_shapes(labels, stats, area)
     return {
+        "skin_elongated_area": elongated_area,
+        "skin_at_frame": at_frame,
         "skin_fraction": float(skin.sum()) / area,
         "skin_largest": float(sizes.max()) / area if sizes.size else 0.0,
         "skin_blobs": float(np.count_nonzero(sizes > 0.004 * area)),
@@ -182,6 +201,81 @@ def _skin_signals(skin: np.ndarray) -> dict[str, float]:
         "skin_limb_blobs": float(np.count_nonzero(limbs)),
         "skin_limb_area": float(sizes[limbs].sum()) / area if sizes.size else 0.0,
     }
+
+
+def _skin_blob_shapes(labels: np.ndarray, stats: np.ndarray, area: float) -> tuple[float, float]:
+    """Return the area share of elongated skin blobs and how many blobs touch the frame.
+
+    Arms and legs are long skin regions, often cut by the frame in cropped shots. A beige
+    garment or a printed face gives rounder blobs inside the picture.
+    """
+    height, width = labels.shape
+    elongated = 0.0
+    at_frame = 0
+    for index in range(1, stats.shape[0]):
+        left, top, box_width, box_height, size = (int(value) for value in stats[index])
+        if size < 0.002 * area:
+            continue
+        if left == 0 or top == 0 or left + box_width == width or top + box_height == height:
+            at_frame += 1
+        window = labels[top : top + box_height, left : left + box_width] == index
+        moments = cv2.moments(window.astype(np.uint8), binaryImage=True)
+        covariance = np.array(
+            [[moments["mu20"], moments["mu11"]], [moments["mu11"], moments["mu02"]]]
+        ) / max(1.0, moments["m00"])
+        smallest, largest = np.linalg.eigvalsh(covariance)
+        # The ratio of the standard deviations along the principal axes approximates
+        # length over width. An arm or a leg in view exceeds 2.5, a face or a palm does not.
+        if np.sqrt(max(largest, 1e-6) / max(smallest, 1e-6)) > 2.5:
+            elongated += size / area
+    return float(elongated), float(at_frame)
+
+
+def _skin_pixel_signals(small: np.ndarray, gray: np.ndarray, skin: np.ndarray) -> dict[str, float]:
+    """Return the spread of colour and the texture of the pixels the skin rules accept.
+
+    Skin in a photo carries shading and varies in chroma, while a beige or tan fabric that
+    passes the rules is flatter in chroma and lightness.
+    """
+    selected = skin > 0
+    if np.count_nonzero(selected) <= 20:
+        return {"skin_chroma_spread": 0.0, "skin_lightness_spread": 0.0, "skin_texture": 0.0}
+    ycrcb = cv2.cvtColor(small, cv2.COLOR_RGB2YCrCb).astype(np.float32)
+    laplacian = np.abs(cv2.Laplacian(gray, cv2.CV_32F, ksize=3))
+    return {
+        "skin_chroma_spread": float(ycrcb[:, :, 1][selected].std()),
+        "skin_lightness_spread": float(ycrcb[:, :, 0][selected].std()),
+        "skin_texture": float(laplacian[selected].mean() / 255.0),
+    }
+
+
+def _edge_uniformity(lab: np.ndarray) -> dict[str, float]:
+    """Return the share of the top and bottom border bands close to their median colour.
+
+    A studio backdrop is plain along the top, while the floor or the frame cutting through
+    legs and feet makes the bottom band of on-model photos busy.
+    """
+    height, width = lab.shape[:2]
+    margin = max(2, min(height, width) // 25)
+    result = {}
+    for name, band in (
+        ("top_edge_uniformity", lab[:margin]),
+        ("bottom_edge_uniformity", lab[-margin:]),
+    ):
+        pixels = band.reshape(-1, 3)
+        distance = np.linalg.norm(pixels - np.median(pixels, axis=0), axis=1)
+        result[name] = float(np.mean(distance < 10.0))
+    return result
+
+
+def _colorfulness(small: np.ndarray) -> float:
+    """Return the Hasler and Suesstrunk colourfulness metric, divided by 100."""
+    red, green, blue = (small[:, :, channel].astype(np.float32) for channel in range(3))
+    red_green = red - green
+    yellow_blue = 0.5 * (red + green) - blue
+    spread = np.hypot(red_green.std(), yellow_blue.std())
+    offset = np.hypot(red_green.mean(), yellow_blue.mean())
+    return float(spread + 0.3 * offset) / 100.0
 
 
 def _border_pixels(lab: np.ndarray) -> np.ndarray:
@@ -225,6 +319,8 @@ def _silhouette_signals(foreground: np.ndarray, skin: np.ndarray) -> dict[str, f
             "skin_in_foreground": 0.0,
             "skin_top": 0.0,
             "skin_bottom": 0.0,
+            "silhouette_hu1": 0.0,
+            "foreground_top": 0.0,
         }
 
     largest = 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
@@ -251,7 +347,12 @@ def _silhouette_signals(foreground: np.ndarray, skin: np.ndarray) -> dict[str, f
     runs = int(np.count_nonzero(np.diff(np.concatenate([[0], low_row.astype(np.int8), [0]])) == 1))
     top_part = box[: max(1, box_height // 5)]
     bottom_part = box[box_height - max(1, box_height // 4) :]
+    # The first Hu moment grows as the shape spreads away from its centroid. It is stored
+    # as -log10, so compact shapes score higher than shapes with long limbs or legs.
+    first_hu = float(cv2.HuMoments(cv2.moments(blob, binaryImage=True))[0, 0])
     return {
+        "silhouette_hu1": -math.log10(first_hu) if first_hu > 0 else 0.0,
+        "foreground_top": top / float(height),
         "foreground_aspect": float(np.log(box_height / max(1, box_width))),
         "foreground_fill": blob_area / float(box_width * box_height),
         "bottom_width": float(row_widths[int(box_height * 0.9) :].mean()) / widest,
