@@ -4,6 +4,7 @@ import logging
 import os
 
 from celery import Celery, Task
+from django.db import InterfaceError, OperationalError
 from kombu import Queue
 
 from wearview.errors import TransientError
@@ -48,9 +49,13 @@ app.conf.update(
 
 
 class WearViewTask(Task):
-    """Base task: retries transient errors with capped exponential backoff and jitter."""
+    """Base task: retries transient errors with capped exponential backoff and jitter.
 
-    autoretry_for = (TransientError,)
+    A lost database connection (the server restarting, a failover) is transient too: the task
+    fails before it commits, and Celery's Django fixup opens a new connection for the retry.
+    """
+
+    autoretry_for = (TransientError, OperationalError, InterfaceError)
     retry_backoff = True
     retry_backoff_max = 300
     retry_jitter = True

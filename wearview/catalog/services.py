@@ -6,11 +6,11 @@ whatever the page holds, and sends `products_synced` after the transaction commi
 """
 
 import logging
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from wearview.catalog.models import ImageOrigin, Product, ProductImage, Shop, Variant
@@ -20,7 +20,8 @@ logger = logging.getLogger(__name__)
 
 # Rows per INSERT statement. SQLite limits the parameters of one statement, so Django splits a
 # larger batch anyway; choosing the split here keeps the statement count predictable.
-INSERT_BATCH = 500
+# Parameters per SELECT ... IN (...) statement; below the limits of SQLite and PostgreSQL.
+IN_CHUNK = 500
 
 
 @dataclass
@@ -69,7 +70,38 @@ class UpsertResult:
     images_to_copy: list[int] = field(default_factory=list)
 
 
-PRODUCT_FIELDS = [
+def _send_on_commit(signal, shop: Shop, product_ids: list[int], cause: str) -> None:
+    if not product_ids:
+        return
+    transaction.on_commit(
+        lambda: signal.send(
+            sender=Product, shop_id=shop.pk, product_ids=list(product_ids), cause=cause
+        )
+    )
+
+
+def _chunks(values: Sequence, size: int = IN_CHUNK) -> Iterator[Sequence]:
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
+
+
+def _placeholders(count: int) -> str:
+    return ", ".join(["%s"] * count)
+
+
+def _upsert_sql(
+    table: str, columns: Sequence[str], conflict: Sequence[str], update: Sequence[str]
+) -> str:
+    updates = ", ".join(f"{column} = excluded.{column}" for column in update)
+    return (
+        f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({_placeholders(len(columns))}) "
+        f"ON CONFLICT ({', '.join(conflict)}) DO UPDATE SET {updates}"
+    )
+
+
+PRODUCT_COLUMNS = [
+    "shop_id",
+    "shopify_id",
     "handle",
     "title",
     "body_html",
@@ -80,19 +112,88 @@ PRODUCT_FIELDS = [
     "shopify_updated_at",
     "deleted_at",
     "synced_at",
+    "created_at",
 ]
-VARIANT_FIELDS = ["product", "sku", "title", "position", "sellable", "selected_options"]
-IMAGE_FIELDS = ["product", "url", "alt", "position", "width", "height", "media_status"]
+PRODUCT_UPSERT = _upsert_sql(
+    "catalog_product", PRODUCT_COLUMNS, ["shop_id", "shopify_id"], PRODUCT_COLUMNS[2:-1]
+)
+VARIANT_COLUMNS = [
+    "shop_id",
+    "shopify_id",
+    "product_id",
+    "sku",
+    "title",
+    "selected_options",
+    "position",
+    "sellable",
+]
+VARIANT_UPSERT = _upsert_sql(
+    "catalog_variant", VARIANT_COLUMNS, ["shop_id", "shopify_id"], VARIANT_COLUMNS[2:]
+)
+IMAGE_COLUMNS = [
+    "shop_id",
+    "shopify_media_id",
+    "product_id",
+    "url",
+    "alt",
+    "position",
+    "width",
+    "height",
+    "media_status",
+    "updated_at",
+    "origin",
+    "stored",
+    "content_hash",
+    "stored_from_url",
+    "error_code",
+    "error_message",
+    "created_at",
+]
+# An existing image keeps its origin and its stored copy. Its url shows whether the copy is
+# still current.
+IMAGE_UPSERT = _upsert_sql(
+    "catalog_productimage", IMAGE_COLUMNS, ["shop_id", "shopify_media_id"], IMAGE_COLUMNS[2:10]
+)
+LINK_INSERT = (
+    "INSERT INTO catalog_productimage_variants (productimage_id, variant_id) VALUES (%s, %s)"
+)
 
 
-def _send_on_commit(signal, shop: Shop, product_ids: list[int], cause: str) -> None:
-    if not product_ids:
-        return
-    transaction.on_commit(
-        lambda: signal.send(
-            sender=Product, shop_id=shop.pk, product_ids=list(product_ids), cause=cause
-        )
-    )
+class _Writer:
+    """Adapts Python values to the connection's database types without building model
+    instances: the ORM's per-object work would cost more than the SQL itself on large syncs."""
+
+    def __init__(self) -> None:
+        self.cursor = connection.cursor()
+        self._json = Product._meta.get_field("tags")
+        self._adapt_datetime = connection.ops.adapt_datetimefield_value
+
+    def json(self, value: object) -> object:
+        return self._json.get_db_prep_save(value, connection)
+
+    def datetime(self, value: datetime | None) -> object:
+        return None if value is None else self._adapt_datetime(value)
+
+    def ids(self, table: str, key: str, shop: Shop, keys: Sequence[str]) -> dict[str, int]:
+        found: dict[str, int] = {}
+        for chunk in _chunks(list(keys)):
+            self.cursor.execute(
+                f"SELECT {key}, id FROM {table} WHERE shop_id = %s AND {key} IN "
+                f"({_placeholders(len(chunk))})",
+                [shop.pk, *chunk],
+            )
+            found.update(self.cursor.fetchall())
+        return found
+
+    def children(self, table: str, key: str, product_ids: Sequence[int]) -> list[tuple]:
+        rows: list[tuple] = []
+        for chunk in _chunks(list(product_ids)):
+            self.cursor.execute(
+                f"SELECT id, {key} FROM {table} WHERE product_id IN ({_placeholders(len(chunk))})",
+                list(chunk),
+            )
+            rows.extend(self.cursor.fetchall())
+        return rows
 
 
 def products_upsert(
@@ -110,6 +211,9 @@ def products_upsert(
     longer has are deleted, except images WearView created after `fetched_at`: those are
     publishes newer than the data being written. Images whose id is in `wearview_media_ids`
     are stored with origin WEARVIEW; an existing image keeps its origin.
+
+    The number of SQL statements does not grow with the number of records, except that id
+    lookups are split every IN_CHUNK keys.
 
     Arguments:
         shop: the shop the records belong to.
@@ -129,12 +233,17 @@ def products_upsert(
         return result
 
     with transaction.atomic():
+        writer = _Writer()
+        cursor = writer.cursor
+
         # 1. Skip records older than what is stored.
-        stored = dict(
-            Product.objects.filter(
-                shop=shop, shopify_id__in=[r.shopify_id for r in records]
-            ).values_list("shopify_id", "shopify_updated_at")
-        )
+        stored: dict[str, datetime | None] = {}
+        for chunk in _chunks([r.shopify_id for r in records]):
+            stored.update(
+                Product.objects.filter(shop=shop, shopify_id__in=chunk).values_list(
+                    "shopify_id", "shopify_updated_at"
+                )
+            )
         fresh: dict[str, ProductRecord] = {}
         for record in records:
             known = stored.get(record.shopify_id)
@@ -146,123 +255,133 @@ def products_upsert(
             return result
 
         # 2. Products.
-        products = [
-            Product(
-                shop=shop,
-                shopify_id=r.shopify_id,
-                handle=r.handle,
-                title=r.title,
-                body_html=r.body_html,
-                vendor=r.vendor,
-                product_type=r.product_type,
-                tags=r.tags,
-                status=r.status,
-                shopify_updated_at=r.updated_at,
-                deleted_at=None,
-                synced_at=now,
-            )
-            for r in fresh.values()
-        ]
-        Product.objects.bulk_create(
-            products,
-            batch_size=INSERT_BATCH,
-            update_conflicts=True,
-            unique_fields=["shop", "shopify_id"],
-            update_fields=PRODUCT_FIELDS,
+        now_db = writer.datetime(now)
+        cursor.executemany(
+            PRODUCT_UPSERT,
+            [
+                (
+                    shop.pk,
+                    r.shopify_id,
+                    r.handle,
+                    r.title,
+                    r.body_html,
+                    r.vendor,
+                    r.product_type,
+                    writer.json(r.tags),
+                    r.status,
+                    writer.datetime(r.updated_at),
+                    None,
+                    now_db,
+                    now_db,
+                )
+                for r in fresh.values()
+            ],
         )
-        product_pk = {p.shopify_id: p.pk for p in products}
+        product_pk = writer.ids("catalog_product", "shopify_id", shop, list(fresh))
         product_ids = list(product_pk.values())
 
-        # 3. Variants.
-        variants = [
-            Variant(
-                shop=shop,
-                product_id=product_pk[r.shopify_id],
-                shopify_id=v.shopify_id,
-                sku=v.sku,
-                title=v.title,
-                position=v.position,
-                sellable=v.sellable,
-                selected_options=v.selected_options,
+        # 3. Variants, and removal of those the products no longer have.
+        variant_rows = [
+            (
+                shop.pk,
+                v.shopify_id,
+                product_pk[r.shopify_id],
+                v.sku,
+                v.title,
+                writer.json(v.selected_options),
+                v.position,
+                v.sellable,
             )
             for r in fresh.values()
             for v in r.variants
         ]
-        Variant.objects.bulk_create(
-            variants,
-            batch_size=INSERT_BATCH,
-            update_conflicts=True,
-            unique_fields=["shop", "shopify_id"],
-            update_fields=VARIANT_FIELDS,
-        )
-        variant_pk = {v.shopify_id: v.pk for v in variants}
-        Variant.objects.filter(product_id__in=product_ids).exclude(
-            pk__in=list(variant_pk.values())
-        ).delete()
+        cursor.executemany(VARIANT_UPSERT, variant_rows)
+        seen_variants = {row[1] for row in variant_rows}
+        existing_variants = writer.children("catalog_variant", "shopify_id", product_ids)
+        variant_pk = {gid: pk for pk, gid in existing_variants if gid in seen_variants}
+        stale_variants = [pk for pk, gid in existing_variants if gid not in seen_variants]
+        if stale_variants:
+            Variant.objects.filter(pk__in=stale_variants).delete()
 
-        # 4. Images. The url stored before the upsert tells which images need a new copy.
+        # 4. Images. An image whose url differs from the one its copy came from needs a new copy.
         media_ids = [i.shopify_media_id for r in fresh.values() for i in r.images]
-        previous = dict(
-            ProductImage.objects.filter(shop=shop, shopify_media_id__in=media_ids).values_list(
-                "shopify_media_id", "stored_from_url"
+        previous: dict[str, str] = {}
+        for chunk in _chunks(media_ids):
+            cursor.execute(
+                "SELECT shopify_media_id, stored_from_url FROM catalog_productimage "
+                f"WHERE shop_id = %s AND shopify_media_id IN ({_placeholders(len(chunk))})",
+                [shop.pk, *chunk],
             )
-        )
+            previous.update(cursor.fetchall())
         wearview = set(wearview_media_ids)
-        images = [
-            ProductImage(
-                shop=shop,
-                product_id=product_pk[r.shopify_id],
-                shopify_media_id=i.shopify_media_id,
-                url=i.url,
-                alt=i.alt,
-                position=i.position,
-                width=i.width,
-                height=i.height,
-                media_status=i.media_status,
-                origin=(
-                    ImageOrigin.WEARVIEW if i.shopify_media_id in wearview else ImageOrigin.MERCHANT
-                ),
-            )
-            for r in fresh.values()
-            for i in r.images
-        ]
-        ProductImage.objects.bulk_create(
-            images,
-            batch_size=INSERT_BATCH,
-            update_conflicts=True,
-            unique_fields=["shop", "shopify_media_id"],
-            update_fields=IMAGE_FIELDS,
+        cursor.executemany(
+            IMAGE_UPSERT,
+            [
+                (
+                    shop.pk,
+                    i.shopify_media_id,
+                    product_pk[r.shopify_id],
+                    i.url,
+                    i.alt,
+                    i.position,
+                    i.width,
+                    i.height,
+                    i.media_status,
+                    now_db,
+                    ImageOrigin.WEARVIEW
+                    if i.shopify_media_id in wearview
+                    else ImageOrigin.MERCHANT,
+                    "",
+                    "",
+                    "",
+                    "",
+                    "",
+                    now_db,
+                )
+                for r in fresh.values()
+                for i in r.images
+            ],
         )
-        image_pk = {i.shopify_media_id: i.pk for i in images}
+        seen_media = set(media_ids)
+        existing_images = writer.children("catalog_productimage", "shopify_media_id", product_ids)
+        image_pk = {gid: pk for pk, gid in existing_images if gid in seen_media}
+        stale_images = [pk for pk, gid in existing_images if gid not in seen_media]
+        if stale_images:
+            (
+                ProductImage.objects.filter(pk__in=stale_images)
+                .exclude(origin=ImageOrigin.WEARVIEW, created_at__gt=fetched_at)
+                .delete()
+            )
         if wearview:
             # An image first stored as the merchant's (a sync that ran during a publish) is
             # claimed by the publication that created it.
             ProductImage.objects.filter(
                 shop=shop, shopify_media_id__in=wearview & set(image_pk)
             ).exclude(origin=ImageOrigin.WEARVIEW).update(origin=ImageOrigin.WEARVIEW)
-        (
-            ProductImage.objects.filter(product_id__in=product_ids)
-            .exclude(pk__in=list(image_pk.values()))
-            .exclude(origin=ImageOrigin.WEARVIEW, created_at__gt=fetched_at)
-            .delete()
-        )
         result.images_to_copy = [
-            image.pk
-            for image in images
-            if image.url and previous.get(image.shopify_media_id) != image.url
+            image_pk[i.shopify_media_id]
+            for r in fresh.values()
+            for i in r.images
+            if i.url and previous.get(i.shopify_media_id) != i.url
         ]
 
         # 5. Which images show which variants.
-        through = ProductImage.variants.through
-        through.objects.filter(productimage_id__in=list(image_pk.values())).delete()
-        links = [
-            through(productimage_id=image_pk[media_id], variant_id=variant_pk[v.shopify_id])
+        image_ids = list(image_pk.values())
+        for chunk in _chunks(image_ids):
+            cursor.execute(
+                "DELETE FROM catalog_productimage_variants WHERE productimage_id IN "
+                f"({_placeholders(len(chunk))})",
+                list(chunk),
+            )
+        links = {
+            (image_pk[media_id], variant_pk[v.shopify_id])
             for r in fresh.values()
             for v in r.variants
             for media_id in v.media_ids
             if media_id in image_pk
-        ]
-        through.objects.bulk_create(links, batch_size=INSERT_BATCH, ignore_conflicts=True)
+        }
+        if links:
+            cursor.executemany(LINK_INSERT, sorted(links))
 
         result.product_ids = product_ids
         _send_on_commit(products_synced, shop, product_ids, cause)

@@ -25,49 +25,76 @@ CANCELLABLE_ON_DELETE = CANCELLABLE_STATES + (JobState.PREPARING, JobState.GENER
 
 
 def products_process(*, shop_id: int, product_ids: list[int], cause: str) -> dict:
-    """Classify the products' images and open or cancel jobs; returns counts for the log."""
+    """Classify the products' images and open or cancel jobs; returns counts for the log.
+
+    The integration copies images to storage in a task of its own, which can finish after
+    this one starts. A product whose images are not all stored yet is left out and listed
+    under "waiting", so the caller can run this again for those products; deciding on a
+    partly stored product could open a job that an on-model photo, not yet classified, makes
+    unnecessary.
+    """
     from wearview.studio.generation import jobs_create_for_shop
     from wearview.studio.tasks import prepare_job_task
 
     shop = Shop.objects.get(pk=shop_id)
     if not shop.is_installed:
         logger.info("Shop %s is not installed; synced products ignored", shop.domain)
-        return {"classified": 0, "jobs": 0, "cancelled": 0}
+        return {"classified": 0, "jobs": 0, "cancelled": 0, "waiting": []}
 
-    image_ids = list(
-        ProductImage.objects.filter(product_id__in=product_ids).values_list("pk", flat=True)
+    images = ProductImage.objects.filter(product_id__in=product_ids)
+    waiting = sorted(
+        set(images.filter(stored="", error_code="").values_list("product_id", flat=True))
     )
+    ready = [pk for pk in product_ids if pk not in set(waiting)]
+    image_ids = list(images.filter(product_id__in=ready).values_list("pk", flat=True))
     report = images_classify(image_ids=image_ids)
 
     still_needing = set(
         variants_needing_on_model(shop=shop)
-        .filter(product_id__in=product_ids)
+        .filter(product_id__in=ready)
         .values_list("product_id", flat=True)
     )
-    covered = [pk for pk in product_ids if pk not in still_needing]
+    covered = [pk for pk in ready if pk not in still_needing]
     cancelled = product_jobs_cancel(
         shop_id=shop.pk, product_ids=covered, reason="the product has on-model photos now"
     )
 
     jobs = []
     if shop.auto_generate and cause != "publish":
+        # Auto-generate is for products WearView has not worked on yet. A product with any
+        # job in its history is left to the merchant, so the webhook that WearView's own
+        # publish causes (the product still lacks photos for its other colours) opens nothing.
+        untouched = sorted(
+            set(still_needing)
+            - set(
+                GenerationJob.objects.filter(product_id__in=still_needing).values_list(
+                    "product_id", flat=True
+                )
+            )
+        )
         jobs = jobs_create_for_shop(
-            shop=shop, product_ids=sorted(still_needing), requested_by=f"auto ({cause})"
+            shop=shop, product_ids=untouched, requested_by=f"auto ({cause})"
         )
         for job in jobs:
             transaction.on_commit(lambda job_id=job.pk: prepare_job_task.delay(job_id))
     logger.info(
         "Shop %s: %s products processed after %s: %s images classified, %s failed, "
-        "%s jobs opened, %s cancelled",
+        "%s jobs opened, %s cancelled, %s products waiting for image copies",
         shop.domain,
-        len(product_ids),
+        len(ready),
         cause,
         report.classified,
         len(report.failed),
         len(jobs),
         cancelled,
+        len(waiting),
     )
-    return {"classified": report.classified, "jobs": len(jobs), "cancelled": cancelled}
+    return {
+        "classified": report.classified,
+        "jobs": len(jobs),
+        "cancelled": cancelled,
+        "waiting": waiting,
+    }
 
 
 def product_jobs_cancel(

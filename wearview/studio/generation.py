@@ -61,8 +61,12 @@ def jobs_create_for_shop(
 ) -> list[GenerationJob]:
     """Create a job for every live product of `shop` that needs on-model photos.
 
-    Products without a product-only photo to start from are skipped with a log line. A product
-    that already has an open job keeps it; the call returns only the jobs it created.
+    The job starts from the product-only photo that shows the most variants needing on-model
+    photos, and is linked to exactly those variants, so the published image is attached only
+    where it shows the right colour. Variants that photo does not show (another colour) keep
+    needing photos; the merchant starts their job from the products page. Products without a
+    product-only photo are skipped with a log line. A product that already has an open job
+    keeps it; the call returns only the jobs it created.
     """
     needing = variants_needing_on_model(shop=shop).select_related("product")
     if product_ids is not None:
@@ -74,8 +78,8 @@ def jobs_create_for_shop(
     created = []
     for product_id, variants in sorted(variants_by_product.items()):
         product = variants[0].product
-        source = product_only_images(product=product).first()
-        if source is None:
+        chosen = _choose_source(product, variants)
+        if chosen is None:
             logger.info(
                 "Shop %s product %s needs on-model photos but has no product-only photo; "
                 "no job created",
@@ -83,15 +87,16 @@ def jobs_create_for_shop(
                 product_id,
             )
             continue
+        source, shown = chosen
         job, was_created = job_create(
             product=product,
             source_image=source,
-            variants=variants,
+            variants=shown,
             preset=shop.strength_preset,
             prompt=build_prompt(
                 shop=shop,
                 product=product,
-                option_values=visual_option_values(variants[0].selected_options),
+                option_values=visual_option_values(shown[0].selected_options),
             ),
             parameters=_default_parameters(),
             requested_by=requested_by,
@@ -99,6 +104,18 @@ def jobs_create_for_shop(
         if was_created:
             created.append(job)
     return created
+
+
+def _choose_source(product, variants: list) -> tuple | None:
+    """Return the best product-only photo and the needing variants it shows, or None."""
+    best = None
+    for image in product_only_images(product=product).prefetch_related("variants"):
+        linked = {variant.pk for variant in image.variants.all()}
+        # A photo linked to no variant is a product-level photo and shows every variant.
+        shown = [v for v in variants if not linked or v.pk in linked]
+        if shown and (best is None or len(shown) > len(best[1])):
+            best = (image, shown)
+    return best
 
 
 def _key(job: GenerationJob, name: str) -> str:
@@ -268,6 +285,7 @@ def job_record_candidates(*, result: dict) -> GenerationJob | None:
             created = False
         stored += int(created)
 
+    _job_thumbnails(job)
     if job.state == JobState.GENERATING:
         job = job_transition(
             job_id=job.pk,
@@ -288,6 +306,22 @@ def job_record_candidates(*, result: dict) -> GenerationJob | None:
         result.get("device"),
     )
     return job
+
+
+def _job_thumbnails(job: GenerationJob) -> None:
+    """Store the review queue's source and mask-overlay thumbnails before anyone asks."""
+    from wearview.studio.thumbnails import (
+        ThumbnailUnavailable,
+        overlay_thumbnail_key,
+        source_thumbnail_key,
+    )
+
+    job = GenerationJob.objects.select_related("source_image").get(pk=job.pk)
+    for make in (source_thumbnail_key, overlay_thumbnail_key):
+        try:
+            make(job)
+        except (ThumbnailUnavailable, OSError) as exc:
+            logger.warning("Job %s of shop %s: thumbnail not made: %s", job.pk, job.shop_id, exc)
 
 
 def job_record_progress(*, job_id: int, round: int, step: int, total: int) -> None:

@@ -82,3 +82,104 @@ def jobs_expire_stuck(*, now=None) -> dict[str, int]:
                 MAX_ATTEMPTS,
             )
     return {"restarted": restarted, "failed": failed}
+
+
+# Work recorded in the database whose Celery message was lost. The embedded broker (kombu's
+# SQLAlchemy transport) drops a message its worker had taken when that worker is killed, and
+# a Redis broker restarted without persistence drops every queued one. The rows below say what
+# was still to do, so the sweep sends the task again; each task is safe to run twice.
+
+PUBLISH_TASK = "integrations.shopify.tasks.publish_publication_task"
+COPY_IMAGES_TASK = "integrations.shopify.tasks.copy_images_task"
+# At most this many products per shop and sweep, so one sweep stays short on a large catalog.
+RESUME_BATCH = 500
+
+
+def publishing_limit() -> timedelta:
+    """How long a publish may go without progress before its task is sent again."""
+    seconds = getattr(settings, "WEARVIEW_PUBLISHING_LIMIT", 2 * settings.WEARVIEW_PREPARING_LIMIT)
+    return timedelta(seconds=seconds)
+
+
+def work_resume_lost(*, now=None) -> dict[str, int]:
+    """Send again the tasks of image copies, product processing and publishes that stalled.
+
+    A stalled item is one older than its limit that nothing moved on: an image without a stored
+    copy or error, a stored image never classified, a product that needs on-model photos in an
+    auto-generate shop but never got a job, a publication of a publishing job that made no
+    progress. Returns how many of each were sent again.
+    """
+    from wearview.catalog.models import ImageKind, ImageOrigin, ProductImage, Shop
+    from wearview.catalog.selectors import products_needing_on_model
+    from wearview.celery import app
+    from wearview.studio.models import Publication, PublicationStatus
+    from wearview.studio.tasks import process_synced_products_task
+
+    now = now or timezone.now()
+    waiting_since = now - timedelta(seconds=settings.WEARVIEW_QUEUED_LIMIT)
+    counts = {"image_copies": 0, "products": 0, "publications": 0}
+    shops = Shop.objects.filter(installed_at__isnull=False, uninstalled_at__isnull=True)
+    for shop in shops:
+        stale = ProductImage.objects.filter(
+            shop=shop,
+            product__deleted_at__isnull=True,
+            product__synced_at__lt=waiting_since,
+            error_code="",
+        )
+        uncopied = list(stale.filter(stored="").values_list("pk", flat=True)[:RESUME_BATCH])
+        if uncopied:
+            app.send_task(COPY_IMAGES_TASK, args=[uncopied])
+            counts["image_copies"] += len(uncopied)
+        product_ids = set(
+            stale.exclude(stored="")
+            .filter(classification__isnull=True)
+            .values_list("product_id", flat=True)[:RESUME_BATCH]
+        )
+        if shop.auto_generate:
+            product_ids |= set(
+                products_needing_on_model(shop=shop)
+                .filter(
+                    synced_at__lt=waiting_since,
+                    jobs__isnull=True,
+                    images__origin=ImageOrigin.MERCHANT,
+                    images__classification__effective_kind=ImageKind.PRODUCT_ONLY,
+                )
+                .exclude(images__stored="")
+                .values_list("pk", flat=True)
+                .distinct()[:RESUME_BATCH]
+            )
+        if product_ids:
+            ids = sorted(product_ids)
+            process_synced_products_task.delay(shop.pk, ids, "reconcile")
+            counts["products"] += len(ids)
+            logger.warning(
+                "Shop %s: products %s were synced but never processed; processing them again",
+                shop.domain,
+                ids,
+            )
+
+    cutoff = now - publishing_limit()
+    stalled = Publication.objects.filter(
+        status__in=[
+            PublicationStatus.PENDING,
+            PublicationStatus.STAGED,
+            PublicationStatus.ATTACHED,
+        ],
+        updated_at__lt=cutoff,
+        candidate__job__state=JobState.PUBLISHING,
+        candidate__job__state_changed_at__lt=cutoff,
+        shop__uninstalled_at__isnull=True,
+    ).select_related("shop", "candidate")
+    for publication in stalled[:RESUME_BATCH]:
+        # Touch the row so the next sweep waits a full limit again.
+        Publication.objects.filter(pk=publication.pk).update(updated_at=now)
+        app.send_task(PUBLISH_TASK, args=[publication.pk])
+        counts["publications"] += 1
+        logger.warning(
+            "Job %s of shop %s: publication %s made no progress since %s; publishing again",
+            publication.candidate.job_id,
+            publication.shop.domain,
+            publication.pk,
+            publication.updated_at.isoformat(),
+        )
+    return counts

@@ -12,10 +12,26 @@ logger = logging.getLogger(__name__)
 GPU_TASK = "wearview.engine.tasks.generate_candidates_task"
 
 
-@shared_task(name="wearview.studio.tasks.process_synced_products_task")
-def process_synced_products_task(shop_id: int, product_ids: list[int], cause: str) -> dict:
+# Image copies usually land within seconds; after this many tries a product whose copy never
+# arrived is left for the next sync or reconciliation.
+WAIT_FOR_IMAGES_RETRIES = 40
+
+
+@shared_task(bind=True, name="wearview.studio.tasks.process_synced_products_task")
+def process_synced_products_task(self, shop_id: int, product_ids: list[int], cause: str) -> dict:
     """Classify the products' new images, then open or cancel jobs as the catalog now needs."""
-    return flow.products_process(shop_id=shop_id, product_ids=product_ids, cause=cause)
+    outcome = flow.products_process(shop_id=shop_id, product_ids=product_ids, cause=cause)
+    waiting = outcome["waiting"]
+    if waiting and self.request.retries < WAIT_FOR_IMAGES_RETRIES:
+        # Only the waiting products are processed again.
+        raise self.retry(args=[shop_id, waiting, cause], countdown=3, max_retries=None)
+    if waiting:
+        logger.warning(
+            "Shop %s: products %s still have images without a stored copy; left for the next sync",
+            shop_id,
+            waiting,
+        )
+    return outcome
 
 
 @shared_task(name="wearview.studio.tasks.cancel_product_jobs_task")
@@ -75,4 +91,5 @@ def record_generation_failure_task(failure: dict) -> None:
 
 @shared_task(name="wearview.studio.tasks.expire_stuck_jobs_task")
 def expire_stuck_jobs_task() -> dict[str, int]:
-    return reconcile.jobs_expire_stuck()
+    """Restart stuck jobs, then send again the work whose message was lost."""
+    return {**reconcile.jobs_expire_stuck(), **reconcile.work_resume_lost()}
