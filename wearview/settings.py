@@ -144,10 +144,18 @@ CELERY_RESULT_BACKEND = env.get_str("CELERY_RESULT_BACKEND", _default_result_bac
 CELERY_TASK_ALWAYS_EAGER = env.get_bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_TASK_SOFT_TIME_LIMIT = env.get_int("CELERY_TASK_SOFT_TIME_LIMIT", 300)
 CELERY_TASK_TIME_LIMIT = env.get_int("CELERY_TASK_TIME_LIMIT", 360)
+# Seconds between full syncs of a shop, to catch changes whose webhooks were lost.
+WEARVIEW_RESYNC_INTERVAL = env.get_int("WEARVIEW_RESYNC_INTERVAL", 6 * 3600)
 CELERY_BEAT_SCHEDULE = {
+    # Restarts stuck jobs and resends lost work: image copies, product processing, and
+    # publishes whose media is still processing.
     "expire-stuck-jobs": {
         "task": "wearview.studio.tasks.expire_stuck_jobs_task",
         "schedule": env.get_float("WEARVIEW_RECONCILE_INTERVAL", 300.0),
+    },
+    "resync-shops": {
+        "task": "integrations.shopify.tasks.resync_shops_task",
+        "schedule": env.get_float("WEARVIEW_RESYNC_CHECK_INTERVAL", 900.0),
     },
 }
 WEARVIEW_GPU_TIME_LIMIT = env.get_int("WEARVIEW_GPU_TIME_LIMIT", 1800)

@@ -2,8 +2,10 @@
 and records the outcome; a shop whose token is gone ends the task without a retry."""
 
 import logging
+from datetime import timedelta
 
 from celery import shared_task
+from django.conf import settings
 
 from integrations.shopify import publish, services, sync
 from integrations.shopify.errors import ShopNotConnected
@@ -66,6 +68,14 @@ def finish_bulk_sync_task(self, run_id: int) -> str:
 def process_webhook_task(delivery_id: int) -> str:
     """Do the work of a recorded webhook delivery."""
     return services.webhook_delivery_process(delivery_id=delivery_id)
+
+
+@shared_task(name="integrations.shopify.tasks.resume_stalled_deliveries_task")
+def resume_stalled_deliveries_task() -> int:
+    """Send again the deliveries that lost their task; run by the reconciliation sweep."""
+    return services.webhook_deliveries_resume(
+        older_than=timedelta(seconds=settings.WEARVIEW_QUEUED_LIMIT)
+    )
 
 
 @shared_task(name="integrations.shopify.tasks.copy_images_task")
@@ -132,3 +142,27 @@ def withdraw_publication_task(publication_id: int) -> str:
     except ShopNotConnected as exc:
         logger.warning("Withdrawal of publication %s stopped: %s", publication_id, exc)
         return "not_connected"
+
+
+@shared_task(name="integrations.shopify.tasks.resync_shops_task")
+def resync_shops_task() -> int:
+    """Start a full sync of every installed shop not synced within WEARVIEW_RESYNC_INTERVAL.
+
+    Webhooks can be lost (Shopify gives up after repeated failures, a deploy drops some), so a
+    periodic full sync catches what they missed. Returns the number of syncs started.
+    """
+    from django.db.models import Q
+    from django.utils import timezone
+
+    cutoff = timezone.now() - timedelta(seconds=settings.WEARVIEW_RESYNC_INTERVAL)
+    due = Shop.objects.filter(installed_at__isnull=False, uninstalled_at__isnull=True).filter(
+        Q(last_synced_at__isnull=True) | Q(last_synced_at__lt=cutoff)
+    )
+    started = 0
+    for shop in due.only("pk", "domain"):
+        if SyncRun.objects.filter(shop=shop, status=SyncStatus.RUNNING).exists():
+            continue
+        sync_shop_task.delay(shop.pk)
+        started += 1
+        logger.info("Shop %s: periodic full sync started", shop.domain)
+    return started

@@ -1,4 +1,8 @@
-"""The demo command runs the main job end to end at a small size, in its own processes."""
+"""The demo command runs the main job end to end at a small size, in its own processes.
+
+With --webhook-flow it then acts as a merchant on the dev store (create, add an on-model
+photo, delete) and the web server and real worker processes must react to the webhooks.
+"""
 
 import json
 import os
@@ -41,7 +45,17 @@ def test_demo_small_catalog_end_to_end(tmp_path):
     env = {**os.environ, "WEARVIEW_VAR_DIR": str(tmp_path / "var"), "PYTHONUNBUFFERED": "1"}
 
     result = subprocess.run(
-        [sys.executable, "manage.py", "demo", "--auto-approve", "--limit", "3", "--timeout", "800"],
+        [
+            sys.executable,
+            "manage.py",
+            "demo",
+            "--auto-approve",
+            "--limit",
+            "3",
+            "--webhook-flow",
+            "--timeout",
+            "800",
+        ],
         cwd=ROOT,
         env=env,
         capture_output=True,
@@ -60,7 +74,18 @@ def test_demo_small_catalog_end_to_end(tmp_path):
     assert summary["published"] == 2
     assert summary["failed"] == 0
     assert summary["classified"] == summary["images"] >= 4
+    assert summary["webhook_flow"] == {
+        "own_publish_new_jobs": 0,
+        "created_job_state": "in_review",
+        "on_model_update_job_state": "cancelled",
+        "deleted_job_state": "cancelled",
+    }
     jobs = _job_states(tmp_path / "var")
     # The raglan tee already has an on-model photo in the sample catalog.
     assert "raglan-heather-tee" not in jobs
-    assert jobs == {"slogan-crew-tee": "published", "breton-stripe-top": "published"}
+    assert jobs == {
+        "slogan-crew-tee": "published",
+        "breton-stripe-top": "published",
+        "webhook-gingham-shirt": "cancelled",
+        "webhook-bomber-jacket": "cancelled",
+    }

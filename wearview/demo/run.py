@@ -22,6 +22,7 @@ from django.db.models import Count, Q
 
 from wearview.demo.check import check_published, take_snapshot
 from wearview.demo.processes import ProcessFailed, ProcessGroup, free_port
+from wearview.demo.webhook_flow import FlowFailed, run_webhook_flow
 
 logger = logging.getLogger(__name__)
 
@@ -41,6 +42,7 @@ class DemoOptions:
     keep_running: bool = False
     timeout: float = 540.0
     web_port: int | None = None
+    webhook_flow: bool = False
 
 
 @dataclass
@@ -55,11 +57,14 @@ class DemoSummary:
     published: int = 0
     failed: int = 0
     seconds: float = 0.0
+    webhook_flow: dict | None = None
     problems: list[str] = field(default_factory=list)
 
     def as_json(self) -> str:
         data = asdict(self)
         data.pop("problems")
+        if self.webhook_flow is None:
+            data.pop("webhook_flow")
         data["seconds"] = round(self.seconds, 1)
         return json.dumps(data, sort_keys=False)
 
@@ -124,6 +129,17 @@ class Demo:
                 summary.problems += check_published(
                     self.store, DEMO_SHOP, before, self._expected_publications(shop)
                 )
+            if self.options.webhook_flow:
+                flow = run_webhook_flow(
+                    store=self.store,
+                    domain=DEMO_SHOP,
+                    shop=shop,
+                    say=self.say,
+                    check_alive=self.processes.check_alive,
+                    timeout=self.options.timeout / 2,
+                )
+                summary.webhook_flow = flow.as_dict()
+                summary.problems += flow.problems
             summary.seconds = time.monotonic() - self.started
             return summary
         finally:
@@ -377,4 +393,12 @@ def _numeric_id(gid: str) -> int:
     return int(gid.rsplit("/", 1)[-1])
 
 
-__all__ = ["DEMO_SHOP", "Demo", "DemoFailed", "DemoOptions", "DemoSummary", "ProcessFailed"]
+__all__ = [
+    "DEMO_SHOP",
+    "Demo",
+    "DemoFailed",
+    "DemoOptions",
+    "DemoSummary",
+    "FlowFailed",
+    "ProcessFailed",
+]

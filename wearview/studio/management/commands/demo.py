@@ -7,7 +7,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from wearview.demo.processes import ProcessFailed
-from wearview.demo.run import Demo, DemoFailed, DemoOptions
+from wearview.demo.run import Demo, DemoFailed, DemoOptions, FlowFailed
 
 
 class Command(BaseCommand):
@@ -52,6 +52,12 @@ class Command(BaseCommand):
         parser.add_argument(
             "--port", type=int, default=None, help="Port of the web server (default: a free one)."
         )
+        parser.add_argument(
+            "--webhook-flow",
+            action="store_true",
+            help="Afterwards, create, update and delete products in the dev store as a merchant "
+            "and check that the webhooks drive the app's work.",
+        )
 
     def handle(self, *args, **options):
         for option in ("csv", "images"):
@@ -68,12 +74,13 @@ class Command(BaseCommand):
                 keep_running=options["keep_running"],
                 timeout=options["timeout"],
                 web_port=options["port"],
+                webhook_flow=options["webhook_flow"],
             ),
             out=self.stdout,
         )
         try:
             summary = demo.run()
-        except (DemoFailed, ProcessFailed) as exc:
+        except (DemoFailed, FlowFailed, ProcessFailed) as exc:
             demo.stop()
             raise CommandError(str(exc)) from None
         except KeyboardInterrupt:
