@@ -1,5 +1,8 @@
 import pytest
 
+# Fails the session when a secret reaches the logs of any test (see the module).
+from tests.reliability.secret_scan import secret_log_scan  # noqa: F401
+
 
 @pytest.fixture
 def shop(db):

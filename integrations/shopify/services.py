@@ -3,7 +3,7 @@ arrives, when a shop leaves, and when a candidate is sent to Shopify."""
 
 import logging
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core.files.storage import default_storage
@@ -277,6 +277,28 @@ def webhook_delivery_process(*, delivery_id: int) -> str:
         message,
     )
     return status
+
+
+def webhook_deliveries_resume(*, older_than: timedelta, limit: int = 1000) -> int:
+    """Send the processing task again for deliveries still `received` after `older_than`.
+
+    The endpoint records a delivery before it enqueues its task, so a delivery that stays
+    `received` lost its message. Processing is safe to repeat: a processed delivery is skipped.
+    Returns how many were sent again.
+    """
+    from integrations.shopify.tasks import process_webhook_task
+
+    cutoff = timezone.now() - older_than
+    stalled = list(
+        WebhookDelivery.objects.filter(
+            status=WebhookDeliveryStatus.RECEIVED, received_at__lt=cutoff
+        ).values_list("pk", flat=True)[:limit]
+    )
+    for delivery_id in stalled:
+        process_webhook_task.delay(delivery_id)
+    if stalled:
+        logger.warning("%s webhook deliveries lost their task; processing them again", len(stalled))
+    return len(stalled)
 
 
 # --- leaving -----------------------------------------------------------------------------------

@@ -10,6 +10,7 @@ from wearview.studio import flow, generation, reconcile
 logger = logging.getLogger(__name__)
 
 GPU_TASK = "wearview.engine.tasks.generate_candidates_task"
+DELIVERIES_SWEEP_TASK = "integrations.shopify.tasks.resume_stalled_deliveries_task"
 
 
 # Image copies usually land within seconds; after this many tries a product whose copy never
@@ -92,4 +93,8 @@ def record_generation_failure_task(failure: dict) -> None:
 @shared_task(name="wearview.studio.tasks.expire_stuck_jobs_task")
 def expire_stuck_jobs_task() -> dict[str, int]:
     """Restart stuck jobs, then send again the work whose message was lost."""
+    from wearview.celery import app
+
+    # The integration's own records (webhook deliveries) are swept by its task.
+    app.send_task(DELIVERIES_SWEEP_TASK)
     return {**reconcile.jobs_expire_stuck(), **reconcile.work_resume_lost()}

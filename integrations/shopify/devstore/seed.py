@@ -79,18 +79,7 @@ def _is_variant_row(row: dict[str, str]) -> bool:
     return any((row.get(key) or "").strip() for key in keys)
 
 
-def seed_shop(shop: Shop, csv_path: str | Path, images: ImageFolder) -> SeedReport:
-    """Add the products of a Shopify product CSV to `shop`.
-
-    Rows with the same `Handle` form one product: the first row carries the product fields,
-    rows with option values or a SKU add variants, and rows with `Image Src` add images.
-    `Image Src` is matched by file name against `images`. A name with no file, and a file
-    Shopify would reject, are listed in the report and skipped.
-    """
-    report = SeedReport()
-    path = Path(csv_path)
-    if not path.is_file():
-        raise ValueError(f"Product CSV {str(path)!r} does not exist; pass an existing file.")
+def _read_rows(path: Path) -> dict[str, list[dict[str, str]]]:
     with path.open(newline="", encoding="utf-8-sig") as handle:
         reader = csv.DictReader(handle)
         missing = {"Handle", "Title"} - set(reader.fieldnames or [])
@@ -104,6 +93,32 @@ def seed_shop(shop: Shop, csv_path: str | Path, images: ImageFolder) -> SeedRepo
             handle_value = (row.get("Handle") or "").strip()
             if handle_value:
                 rows_by_handle.setdefault(handle_value, []).append(row)
+    return rows_by_handle
+
+
+def seed_shop(shop: Shop, csv_path: str | Path, images: ImageFolder) -> SeedReport:
+    """Add the products of a Shopify product CSV to `shop`.
+
+    Rows with the same `Handle` form one product: the first row carries the product fields,
+    rows with option values or a SKU add variants, and rows with `Image Src` add images.
+    `Image Src` is matched by file name against `images`. A name with no file, and a file
+    Shopify would reject, are listed in the report and skipped.
+    """
+    report = SeedReport()
+    path = Path(csv_path)
+    if not path.is_file():
+        raise ValueError(f"Product CSV {str(path)!r} does not exist; pass an existing file.")
+    try:
+        rows_by_handle = _read_rows(path)
+    except UnicodeDecodeError as exc:
+        raise ValueError(
+            f"Product CSV {str(path)!r} is not valid UTF-8 (byte {exc.start}); save it as "
+            "UTF-8, the encoding of Shopify's exports."
+        ) from None
+    except csv.Error as exc:
+        raise ValueError(
+            f"Product CSV {str(path)!r} is invalid: {exc}; fix the quoting or shorten the field."
+        ) from None
 
     existing_handles = {product.handle for product in shop.products.values()}
     for handle_value, rows in rows_by_handle.items():
