@@ -103,8 +103,8 @@ class ProcessGroup:
                 last_error = str(exc)
             time.sleep(0.3)
         raise ProcessFailed(
-            f"{service.name} did not answer {url} within {timeout:.0f} s ({last_error}); its log "
-            f"{service.log_path} ends with:\n{service.log_tail()}"
+            f"{service.name} did not respond at {url} within {timeout:.0f} s ({last_error}); "
+            f"its log {service.log_path} ends with:\n{service.log_tail()}"
         )
 
     def stop_all(self, timeout: float = 15.0) -> None:

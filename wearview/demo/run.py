@@ -159,8 +159,10 @@ class Demo:
         from wearview.catalog.models import Shop
 
         call_command("migrate", verbosity=0, interactive=False)
-        # A new run starts from an empty demo shop, so its counts describe this run alone.
-        deleted, _ = Shop.objects.filter(domain=DEMO_SHOP).delete()
+        # A new run starts from an empty demo shop, so its counts describe this run alone. Only
+        # the key is loaded: an earlier run may have encrypted its tokens with another
+        # development key, and deleting needs no token.
+        deleted, _ = Shop.objects.filter(domain=DEMO_SHOP).only("pk").delete()
         self.say(
             f"Database ready ({settings.DATABASES['default']['ENGINE'].rsplit('.', 1)[-1]})"
             + (", previous demo shop erased" if deleted else "")

@@ -1,7 +1,7 @@
 """The generation side of a job: create jobs, prepare their inputs, record the GPU's results.
 
 The GPU worker never touches the database. `job_prepare` writes the canvas, mask and strength
-map to storage and returns the request payload; the worker answers through the
+map to storage and returns the request payload. The worker's results come back through the
 `record_*` services below, each safe to run twice for the same message.
 """
 
@@ -309,7 +309,7 @@ def job_record_candidates(*, result: dict) -> GenerationJob | None:
 
 
 def _job_thumbnails(job: GenerationJob) -> None:
-    """Store the review queue's source and mask-overlay thumbnails before anyone asks."""
+    """Store the review queue's source and mask-overlay thumbnails before the first request."""
     from wearview.studio.thumbnails import (
         ThumbnailUnavailable,
         overlay_thumbnail_key,

@@ -96,7 +96,7 @@ RESUME_BATCH = 500
 
 
 def publishing_limit() -> timedelta:
-    """How long a publish may go without progress before its task is sent again."""
+    """Return how long a publish may go without progress before its task is sent again."""
     seconds = getattr(settings, "WEARVIEW_PUBLISHING_LIMIT", 2 * settings.WEARVIEW_PREPARING_LIMIT)
     return timedelta(seconds=seconds)
 
