@@ -203,6 +203,8 @@ WEARVIEW_DEFAULT_GUIDANCE = env.get_float("WEARVIEW_DEFAULT_GUIDANCE", 6.0)
 WEARVIEW_QUEUED_LIMIT = env.get_int("WEARVIEW_QUEUED_LIMIT", 900)
 WEARVIEW_PREPARING_LIMIT = env.get_int("WEARVIEW_PREPARING_LIMIT", 600)
 WEARVIEW_GENERATING_LIMIT = env.get_int("WEARVIEW_GENERATING_LIMIT", 3600)
+# Seconds a publish may go without progress before the sweep sends its task again.
+WEARVIEW_PUBLISHING_LIMIT = env.get_int("WEARVIEW_PUBLISHING_LIMIT", 1200)
 # Portrait 4:5 canvas; both sides must be multiples of 64.
 WEARVIEW_CANVAS_WIDTH = env.get_int("WEARVIEW_CANVAS_WIDTH", 512)
 WEARVIEW_CANVAS_HEIGHT = env.get_int("WEARVIEW_CANVAS_HEIGHT", 640)

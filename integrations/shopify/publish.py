@@ -311,7 +311,7 @@ def _append_to_variants(ctx: PublishContext) -> None:
         _record_variant_step(ctx, [])
         return
 
-    # Written before the detach is sent, so a withdrawal after a crash still knows them.
+    # Stored before the detach is sent, so a withdrawal after a crash can still restore them.
     if not ctx.progress.replaced_variant_media:
         replaced: dict[str, list[str]] = {}
         merchant_links = ProductImage.variants.through.objects.filter(

@@ -32,12 +32,12 @@ def _build_catalog(shop):
     make_image(split, kind=ONLY, variants=[blue])
     expected.add(blue.sku)
 
-    # The classifier said on_model but the merchant overrode it: the override wins.
+    # The classifier returned on_model but the merchant overrode it: the override wins.
     overridden = make_product(shop)
     expected.add(make_variant(overridden).sku)
     make_image(overridden, kind=ON, manual_kind=ONLY)
 
-    # The classifier said product_only but the merchant marked it on_model.
+    # The classifier returned product_only but the merchant marked it on_model.
     promoted = make_product(shop)
     make_variant(promoted)
     make_image(promoted, kind=ONLY, manual_kind=ON)

@@ -51,7 +51,8 @@ def test_image_corpus_loader_codes(corpus, name):
     expected = IMAGE_CASES[name]
     if expected is None:
         loaded = load_image(data, name=name)
-        assert loaded.rgb.ndim == 3 and loaded.rgb.shape[2] == 3
+        assert loaded.rgb.ndim == 3
+        assert loaded.rgb.shape[2] == 3
         return
     with pytest.raises(ImageError) as caught:
         load_image(data, name=name)

@@ -85,7 +85,8 @@ def test_uninstall_midway_stops_shop(app_store, sample_catalog, monkeypatch, fig
     assert app_store.wait_idle(15)
 
     stored = Shop.objects.get(pk=shop.pk)
-    assert stored.uninstalled_at is not None and stored.access_token == ""
+    assert stored.uninstalled_at is not None
+    assert stored.access_token == ""
     assert not GenerationJob.objects.filter(shop=shop, state__in=OPEN_STATES).exists()
 
     # Work that was in flight or queued when the shop left arrives now.
@@ -107,7 +108,8 @@ def test_uninstall_midway_stops_shop(app_store, sample_catalog, monkeypatch, fig
     assert spy.tokens == []
     publication.refresh_from_db()
     assert publication.status == PublicationStatus.FAILED
-    assert outcomes["sync"] is None and outcomes["prepare"] is False
+    assert outcomes["sync"] is None
+    assert outcomes["prepare"] is False
     assert outcomes["sweep"] == {"restarted": 0, "failed": 0}
     states = dict(GenerationJob.objects.filter(shop=shop).values_list("pk", "state"))
     assert states[generating.pk] == JobState.CANCELLED

@@ -120,7 +120,8 @@ def test_authorization_code_install(db, devstore, client):
     assert shop.access_token_expires_at is not None
     assert OAuthState.objects.get().used_at is not None
     topics = {s.topic for s in devstore.shop(SHOP).subscriptions.values()}
-    assert "PRODUCTS_UPDATE" in topics and "APP_UNINSTALLED" in topics
+    assert "PRODUCTS_UPDATE" in topics
+    assert "APP_UNINSTALLED" in topics
 
 
 def test_authorization_code_replay_rejected(db, devstore, client):

@@ -5,7 +5,7 @@ from dataclasses import dataclass, field
 
 @dataclass
 class Snapshot:
-    """Each product's media ids, alt texts and file names as the dev store holds them."""
+    """Each product's media ids, alt texts and file names as stored in the dev store."""
 
     media: dict[int, list[tuple[int, str, str]]] = field(default_factory=dict)
 

@@ -321,7 +321,7 @@ def _job_thumbnails(job: GenerationJob) -> None:
         try:
             make(job)
         except (ThumbnailUnavailable, OSError) as exc:
-            logger.warning("Job %s of shop %s: thumbnail not made: %s", job.pk, job.shop_id, exc)
+            logger.warning("Job %s of shop id %s: thumbnail not made: %s", job.pk, job.shop_id, exc)
 
 
 def job_record_progress(*, job_id: int, round: int, step: int, total: int) -> None:

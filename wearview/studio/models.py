@@ -19,7 +19,7 @@ class JobState(models.TextChoices):
     CANCELLED = "cancelled", "Cancelled"
 
 
-# States in which a job still holds work for its product; at most one such job per product.
+# States of a job that is still working on its product. A product has at most one such job.
 OPEN_STATES = (
     JobState.QUEUED,
     JobState.PREPARING,

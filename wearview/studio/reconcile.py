@@ -86,8 +86,8 @@ def jobs_expire_stuck(*, now=None) -> dict[str, int]:
 
 # Work recorded in the database whose Celery message was lost. The embedded broker (kombu's
 # SQLAlchemy transport) drops a message its worker had taken when that worker is killed, and
-# a Redis broker restarted without persistence drops every queued one. The rows below say what
-# was still to do, so the sweep sends the task again; each task is safe to run twice.
+# a Redis broker restarted without persistence drops every queued one. The rows below record
+# what was still to do, so the sweep sends the task again. Each task is safe to run twice.
 
 PUBLISH_TASK = "integrations.shopify.tasks.publish_publication_task"
 COPY_IMAGES_TASK = "integrations.shopify.tasks.copy_images_task"
@@ -97,8 +97,7 @@ RESUME_BATCH = 500
 
 def publishing_limit() -> timedelta:
     """Return how long a publish may go without progress before its task is sent again."""
-    seconds = getattr(settings, "WEARVIEW_PUBLISHING_LIMIT", 2 * settings.WEARVIEW_PREPARING_LIMIT)
-    return timedelta(seconds=seconds)
+    return timedelta(seconds=settings.WEARVIEW_PUBLISHING_LIMIT)
 
 
 def work_resume_lost(*, now=None) -> dict[str, int]:
