@@ -1,12 +1,13 @@
 """Benchmark of the webhook endpoint under load on loopback: gunicorn serves the app, wrk sends
 signed `products/update` deliveries, each with its own webhook and event id, for a fixed time.
 
-    .venv/bin/python bench/webhooks.py --seconds 20 --connections 16 --workers 2
+    .venv/bin/python bench/webhooks.py --seconds 20 --runs 3 --connections 8 --workers 2
 
 Every request goes through the full path: HMAC check over the raw body, shop-domain check, a
-WebhookDelivery row, and a Celery task enqueued after commit (on the embedded SQLite broker
-unless `--broker` names another). wrk must be installed (Debian: `apt-get install wrk`). The
-result is printed as JSON; bench/SHOPIFY.md records it.
+WebhookDelivery row, and a Celery task enqueued once the row is stored. The database is a new
+SQLite file and the broker the embedded SQLite one unless `--database` and `--broker` name
+others. With `--runs`, the headline figures are the worst run's. wrk must be installed
+(Debian: `apt-get install wrk`). The result is printed as JSON; bench/SHOPIFY.md records it.
 """
 
 import argparse
@@ -17,6 +18,7 @@ import json
 import os
 import re
 import socket
+import statistics
 import subprocess
 import sys
 import time
@@ -75,7 +77,7 @@ end
 
 function request()
   counter = counter + 1
-  local id = string.format("bench-%d-%d-%d", run_id, thread_id, counter)
+  local id = string.format("bench-%s-%d-%d", run_id, thread_id, counter)
   wrk.headers["X-Shopify-Webhook-Id"] = id
   wrk.headers["X-Shopify-Event-Id"] = id
   return wrk.format("POST", "/shopify/webhooks", nil, body)
@@ -99,7 +101,7 @@ def _wait_for(port: int, timeout: float = 30.0) -> None:
     raise RuntimeError(f"gunicorn did not listen on 127.0.0.1:{port} within {timeout} s.")
 
 
-def _script(workdir: Path, body: bytes, run_id: int) -> Path:
+def _script(workdir: Path, body: bytes, run_id: str) -> Path:
     signature = base64.b64encode(hmac.new(API_SECRET.encode(), body, hashlib.sha256).digest())
     headers = {
         "Content-Type": "application/json",
@@ -109,7 +111,7 @@ def _script(workdir: Path, body: bytes, run_id: int) -> Path:
         "X-Shopify-API-Version": "2026-10",
         "X-Shopify-Triggered-At": "2026-12-04T10:00:00Z",
     }
-    lines = [f"run_id = {run_id}", f"body = {json.dumps(body.decode())}"]
+    lines = [f'run_id = "{run_id}"', f"body = {json.dumps(body.decode())}"]
     lines += [f"wrk.headers[{json.dumps(k)}] = {json.dumps(v)}" for k, v in headers.items()]
     path = workdir / "webhooks.lua"
     path.write_text("\n".join(lines) + LUA)
@@ -150,15 +152,42 @@ def _parse_wrk(output: str) -> dict:
     }
 
 
+def _delivery_count(python: str, env: dict) -> int:
+    done = subprocess.run(
+        [
+            python,
+            "-c",
+            "import django; django.setup();"
+            "from integrations.shopify.models import WebhookDelivery as W;"
+            "print(W.objects.count())",
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return int(done.stdout.strip())
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--workdir", default="/tmp/wearview-bench-webhooks")
-    parser.add_argument("--seconds", type=int, default=20, help="Length of the load run.")
-    parser.add_argument("--connections", type=int, default=16, help="Open connections of wrk.")
+    parser.add_argument("--seconds", type=int, default=20, help="Length of each load run.")
+    parser.add_argument(
+        "--runs", type=int, default=1, help="Load runs against the same server, one after another."
+    )
+    parser.add_argument("--connections", type=int, default=8, help="Open connections of wrk.")
     parser.add_argument("--threads", type=int, default=1, help="Threads of wrk.")
     parser.add_argument("--workers", type=int, default=2, help="gunicorn worker processes.")
     parser.add_argument("--worker-threads", type=int, default=1, help="Threads per worker.")
     parser.add_argument("--broker", default=None, help="Celery broker URL (default: embedded).")
+    parser.add_argument(
+        "--database",
+        default=None,
+        help="Database URL (default: a new SQLite file in the work directory). The database "
+        "must exist; migrations are applied to it.",
+    )
     args = parser.parse_args()
 
     workdir = Path(args.workdir)
@@ -177,7 +206,7 @@ def main() -> None:
         SHOPIFY_API_SECRET=API_SECRET,
         WEARVIEW_ENCRYPTION_KEY=Fernet.generate_key().decode(),
         WEARVIEW_VAR_DIR=str(workdir / "var"),
-        DATABASE_URL=f"sqlite:///{workdir / 'bench.sqlite3'}",
+        DATABASE_URL=args.database or f"sqlite:///{workdir / 'bench.sqlite3'}",
         WEARVIEW_LOG_LEVEL="WARNING",
     )
     if args.broker:
@@ -186,6 +215,7 @@ def main() -> None:
     subprocess.run(
         [python, "manage.py", "migrate", "--verbosity", "0"], cwd=ROOT, env=env, check=True
     )
+    deliveries_before = _delivery_count(python, env)
 
     port = _free_port()
     gunicorn = subprocess.Popen(
@@ -205,68 +235,73 @@ def main() -> None:
         env=env,
         stderr=(workdir / "gunicorn.log").open("w"),
     )
+    body = json.dumps(PAYLOAD, separators=(",", ":")).encode()
+    runs = []
     try:
         _wait_for(port)
-        body = json.dumps(PAYLOAD, separators=(",", ":")).encode()
-        script = _script(workdir, body, run_id=int(time.time()))
         # Warm-up: imports, the first broker connection and SQLite's file opening.
+        warm_up = _script(workdir, body, run_id=f"{int(time.time())}0")
         subprocess.run(
-            ["wrk", "-t1", "-c2", "-d2s", "-s", str(script), f"http://127.0.0.1:{port}"],
+            ["wrk", "-t1", "-c2", "-d2s", "-s", str(warm_up), f"http://127.0.0.1:{port}"],
             capture_output=True,
             check=True,
         )
-        cpu_before = _cpu_seconds(gunicorn.pid)
-        output = subprocess.run(
-            [
-                "wrk",
-                f"-t{args.threads}",
-                f"-c{args.connections}",
-                f"-d{args.seconds}s",
-                "--latency",
-                "-s",
-                str(script),
-                f"http://127.0.0.1:{port}",
-            ],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout
-        server_cpu = _cpu_seconds(gunicorn.pid) - cpu_before
+        for number in range(1, args.runs + 1):
+            # Every run sends its own webhook ids, so none is skipped as a redelivery.
+            script = _script(workdir, body, run_id=f"{int(time.time())}{number}")
+            cpu_before = _cpu_seconds(gunicorn.pid)
+            output = subprocess.run(
+                [
+                    "wrk",
+                    f"-t{args.threads}",
+                    f"-c{args.connections}",
+                    f"-d{args.seconds}s",
+                    "--latency",
+                    "-s",
+                    str(script),
+                    f"http://127.0.0.1:{port}",
+                ],
+                capture_output=True,
+                text=True,
+                check=True,
+            ).stdout
+            server_cpu = _cpu_seconds(gunicorn.pid) - cpu_before
+            run = _parse_wrk(output)
+            run["server_cpu_ms_per_request"] = round(server_cpu * 1000 / max(1, run["requests"]), 2)
+            run["load_average_1m"] = round(os.getloadavg()[0], 2)
+            runs.append(run)
     finally:
         gunicorn.terminate()
         gunicorn.wait(timeout=30)
-    result = _parse_wrk(output)
-    cpu_ms = server_cpu * 1000 / max(1, result["requests"])
-    result["server_cpu_ms_per_request"] = round(cpu_ms, 2)
-    # The rate the server's own CPU time would allow with every core to itself. It is an
-    # estimate, because it leaves out wrk, the broker and other processes on the machine.
-    result["cpu_bound_estimate_rps"] = round((os.cpu_count() or 1) * 1000 / cpu_ms, 0)
-    check = subprocess.run(
-        [
-            python,
-            "-c",
-            "import django; django.setup();"
-            "from integrations.shopify.models import WebhookDelivery as W;"
-            "print(W.objects.count())",
-        ],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
+    # The headline figures are those of the worst run: the lowest rate, the highest latencies.
+    cpu_ms = statistics.median(run["server_cpu_ms_per_request"] for run in runs)
+    result = {
+        "requests": sum(run["requests"] for run in runs),
+        "requests_per_second": min(run["requests_per_second"] for run in runs),
+        "requests_per_second_median": statistics.median(run["requests_per_second"] for run in runs),
+        "p50_ms": max(run["p50_ms"] for run in runs),
+        "p90_ms": max(run["p90_ms"] for run in runs),
+        "p99_ms": max(run["p99_ms"] for run in runs),
+        "non_2xx": sum(run["non_2xx"] for run in runs),
+        "socket_errors": "; ".join(run["socket_errors"] for run in runs if run["socket_errors"]),
+        "server_cpu_ms_per_request": cpu_ms,
+        # The rate the server's own CPU time would allow with every core to itself. It is an
+        # estimate, because it leaves out wrk, the broker and other processes on the machine.
+        "cpu_bound_estimate_rps": round((os.cpu_count() or 1) * 1000 / cpu_ms, 0),
+    }
     result.update(
         {
             "benchmark": "webhook endpoint, signed products/update, unique ids",
             "body_bytes": len(body),
             "seconds": args.seconds,
+            "runs": runs,
             "connections": args.connections,
             "gunicorn_workers": args.workers,
             "gunicorn_threads": args.worker_threads,
             "broker": (args.broker or "sqla+sqlite").split(":", 1)[0],
-            "deliveries_recorded": int(check.stdout.strip()),
+            "database": env["DATABASE_URL"].split(":", 1)[0],
+            "deliveries_recorded": _delivery_count(python, env) - deliveries_before,
             "cpu_count": os.cpu_count(),
-            "load_average_1m": round(os.getloadavg()[0], 2),
         }
     )
     print(json.dumps(result, indent=2))

@@ -2,10 +2,13 @@
 
 import logging
 import os
+import sqlite3
 
 from celery import Celery, Task
 from django.db import InterfaceError, OperationalError
 from kombu import Queue
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
 
 from wearview.errors import TransientError
 
@@ -69,6 +72,32 @@ class WearViewTask(Task):
 
 
 app.Task = WearViewTask
+
+
+def _sqlite_engine_pragmas(dbapi_connection, connection_record) -> None:
+    """Put the SQLite files of the embedded broker and result backend in WAL mode.
+
+    kombu's SQLAlchemy transport commits twice per message. In SQLite's default rollback
+    journal mode each commit syncs the file to disk, and readers block the writer. In WAL mode
+    with `synchronous=NORMAL` a commit is a write to the log, so the web server, the workers
+    and beat do not block each other. kombu cannot pass these settings itself (see the note in
+    settings.py), so they are set on every new connection.
+    """
+    if not isinstance(dbapi_connection, sqlite3.Connection):
+        return
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA busy_timeout=30000")
+    finally:
+        cursor.close()
+
+
+# SQLAlchemy is used by nothing else in the project: its only engines are kombu's and the
+# result backend's, and the listener leaves every database but SQLite alone.
+event.listen(Engine, "connect", _sqlite_engine_pragmas)
+
 # The engine's tasks are not discovered here: importing them loads torch, which only the GPU
 # worker needs. That worker is started with `-I wearview.engine.tasks`.
 app.autodiscover_tasks(["wearview", "wearview.catalog", "wearview.studio", "integrations.shopify"])

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import dj_database_url
 from cryptography.fernet import Fernet
+from django.core.exceptions import ImproperlyConfigured
 
 from wearview import env
 
@@ -71,10 +72,15 @@ TEMPLATES = [
 # worker processes can write to one file without "database is locked" errors on upgrade from a
 # read lock to a write lock.
 DEFAULT_SQLITE_PATH = VAR_DIR / "wearview.sqlite3"
+# Connections are kept between requests and tasks. Measured on 2 cores, opening one took about
+# 1 ms per request, and closing the last connection to a SQLite file in WAL mode (which
+# checkpoints the log) about 2 ms more. The health check replaces a connection that a database
+# restart broke.
 DATABASES = {
     "default": dj_database_url.parse(
         env.get_str("DATABASE_URL", f"sqlite:///{DEFAULT_SQLITE_PATH}"),
-        conn_max_age=env.get_int("DATABASE_CONN_MAX_AGE", 0),
+        conn_max_age=env.get_int("DATABASE_CONN_MAX_AGE", 600),
+        conn_health_checks=env.get_bool("DATABASE_CONN_HEALTH_CHECKS", True),
     )
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
@@ -146,6 +152,9 @@ CELERY_TASK_SOFT_TIME_LIMIT = env.get_int("CELERY_TASK_SOFT_TIME_LIMIT", 300)
 CELERY_TASK_TIME_LIMIT = env.get_int("CELERY_TASK_TIME_LIMIT", 360)
 # Seconds between full syncs of a shop, to catch changes whose webhooks were lost.
 WEARVIEW_RESYNC_INTERVAL = env.get_int("WEARVIEW_RESYNC_INTERVAL", 6 * 3600)
+# Seconds a running sync may go without storing a page (or, in bulk mode, without a status
+# check) before the resync task sends its task again.
+WEARVIEW_SYNC_STALL_LIMIT = env.get_int("WEARVIEW_SYNC_STALL_LIMIT", 1800)
 CELERY_BEAT_SCHEDULE = {
     # Restarts stuck jobs and resends lost work: image copies, product processing, and
     # publishes whose media is still processing.
@@ -159,12 +168,17 @@ CELERY_BEAT_SCHEDULE = {
     },
 }
 WEARVIEW_GPU_TIME_LIMIT = env.get_int("WEARVIEW_GPU_TIME_LIMIT", 1800)
+# Redis hands a message that a worker took but never acknowledged (the worker was killed) to
+# another worker after this many seconds. It must outlast the longest task, or a slow
+# generation would run twice. It must also end before the sweep's generating limit, so that a
+# killed GPU worker's batch is redelivered once and not restarted by the sweep as well.
+WEARVIEW_BROKER_VISIBILITY_TIMEOUT = env.get_int(
+    "WEARVIEW_BROKER_VISIBILITY_TIMEOUT", WEARVIEW_GPU_TIME_LIMIT * 3 // 2
+)
 # NOTE: kombu 5.7's SQLAlchemy transport passes every transport option to create_engine(), so
 # its polling interval cannot be set here; it polls its table once a second.
 if CELERY_BROKER_URL.startswith("redis"):
-    # Redis hands an unacknowledged message to another worker after this many seconds; it must
-    # outlast the longest task, or a slow generation would run twice.
-    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 2 * WEARVIEW_GPU_TIME_LIMIT}
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": WEARVIEW_BROKER_VISIBILITY_TIMEOUT}
 
 # Shopify.
 SHOPIFY_API_KEY = env.get_secret(
@@ -199,10 +213,22 @@ WEARVIEW_DEFAULT_SEEDS = [
 ]
 WEARVIEW_DEFAULT_STEPS = env.get_int("WEARVIEW_DEFAULT_STEPS", 20)
 WEARVIEW_DEFAULT_GUIDANCE = env.get_float("WEARVIEW_DEFAULT_GUIDANCE", 6.0)
-# Seconds a job may stay in a working state before the reconciliation sweep restarts it.
+# Seconds a job may stay in a working state before the reconciliation sweep restarts it. For a
+# generating job they count from its last progress report, not from the start of generation.
 WEARVIEW_QUEUED_LIMIT = env.get_int("WEARVIEW_QUEUED_LIMIT", 900)
 WEARVIEW_PREPARING_LIMIT = env.get_int("WEARVIEW_PREPARING_LIMIT", 600)
-WEARVIEW_GENERATING_LIMIT = env.get_int("WEARVIEW_GENERATING_LIMIT", 3600)
+WEARVIEW_GENERATING_LIMIT = env.get_int(
+    "WEARVIEW_GENERATING_LIMIT", WEARVIEW_BROKER_VISIBILITY_TIMEOUT + 900
+)
+if CELERY_BROKER_URL.startswith("redis") and not (
+    WEARVIEW_GPU_TIME_LIMIT < WEARVIEW_BROKER_VISIBILITY_TIMEOUT < WEARVIEW_GENERATING_LIMIT
+):
+    raise ImproperlyConfigured(
+        f"WEARVIEW_GPU_TIME_LIMIT ({WEARVIEW_GPU_TIME_LIMIT}) < "
+        f"WEARVIEW_BROKER_VISIBILITY_TIMEOUT ({WEARVIEW_BROKER_VISIBILITY_TIMEOUT}) < "
+        f"WEARVIEW_GENERATING_LIMIT ({WEARVIEW_GENERATING_LIMIT}) must hold on a Redis broker: "
+        "otherwise a generation runs twice. Raise the larger values or lower the smaller ones."
+    )
 # Seconds a publish may go without progress before the sweep sends its task again.
 WEARVIEW_PUBLISHING_LIMIT = env.get_int("WEARVIEW_PUBLISHING_LIMIT", 1200)
 # Portrait 4:5 canvas; both sides must be multiples of 64.

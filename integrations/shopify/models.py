@@ -1,6 +1,7 @@
 """Records of what Shopify sent the app: webhook deliveries and OAuth state nonces."""
 
 from django.db import models
+from django.utils import timezone
 
 from wearview.catalog.models import Shop
 
@@ -78,6 +79,12 @@ class SyncRun(models.Model):
     products_deleted = models.PositiveIntegerField(default=0)
     error_message = models.TextField(blank=True)
     started_at = models.DateTimeField()
+    progressed_at = models.DateTimeField(
+        default=timezone.now, help_text="Last stored page or bulk status check."
+    )
+    resumes = models.PositiveSmallIntegerField(
+        default=0, help_text="Times the sweep sent a stalled run's task again."
+    )
     finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:

@@ -7,7 +7,7 @@ import json
 import logging
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import requests
 from django.conf import settings
@@ -186,6 +186,67 @@ def _enqueue_image_copies(image_ids: list[int]) -> None:
     transaction.on_commit(lambda: copy_images_task.delay(ids))
 
 
+# --- stalled runs -----------------------------------------------------------------------------
+
+# Times the sweep sends a stalled run's task again before it fails the run, so that a run
+# that crashes its worker every time does not block the shop's syncs for good.
+MAX_SYNC_RESUMES = 3
+
+
+def sync_runs_resume_stalled(*, now: datetime | None = None) -> dict[str, int]:
+    """Send again the task of every running sync that made no progress within
+    WEARVIEW_SYNC_STALL_LIMIT, or fail it after MAX_SYNC_RESUMES tries.
+
+    A run's task can be lost: the embedded broker drops the message of a killed worker, and a
+    task can exhaust its retries on a long Shopify outage. Its run would stay `running`, and
+    one running run per shop is allowed, so no later sync of the shop would start. Page runs
+    resume after their last stored page; bulk runs check their operation again. Returns how
+    many runs were resumed and failed.
+    """
+    from integrations.shopify.tasks import finish_bulk_sync_task, sync_shop_task
+
+    now = now or timezone.now()
+    cutoff = now - timedelta(seconds=settings.WEARVIEW_SYNC_STALL_LIMIT)
+    counts = {"resumed": 0, "failed": 0}
+    stalled = SyncRun.objects.filter(status=SyncStatus.RUNNING, progressed_at__lt=cutoff)
+    for run in stalled.select_related("shop"):
+        if not run.shop.is_installed:
+            sync_run_fail(run_id=run.pk, reason="the shop uninstalled the app")
+            counts["failed"] += 1
+            continue
+        if run.resumes >= MAX_SYNC_RESUMES:
+            reason = (
+                f"no progress for {settings.WEARVIEW_SYNC_STALL_LIMIT} s after {run.resumes} "
+                f"resumes; check the workers' logs for sync {run.pk}. The next periodic sync "
+                f"starts a new run."
+            )
+            sync_run_fail(run_id=run.pk, reason=reason)
+            counts["failed"] += 1
+            logger.error("Shop %s sync %s failed: %s", run.shop.domain, run.pk, reason)
+            continue
+        # Claimed with a conditional update, so two sweeps never both resend the same run.
+        claimed = SyncRun.objects.filter(
+            pk=run.pk, status=SyncStatus.RUNNING, progressed_at=run.progressed_at
+        ).update(progressed_at=now, resumes=run.resumes + 1)
+        if not claimed:
+            continue
+        if run.mode == SyncMode.BULK and run.bulk_operation_id:
+            finish_bulk_sync_task.delay(run.pk)
+        else:
+            sync_shop_task.delay(run.shop_id, run.mode)
+        counts["resumed"] += 1
+        logger.warning(
+            "Shop %s %s sync %s made no progress since %s; resumed (%s of %s)",
+            run.shop.domain,
+            run.mode,
+            run.pk,
+            run.progressed_at.isoformat(),
+            run.resumes + 1,
+            MAX_SYNC_RESUMES,
+        )
+    return counts
+
+
 # --- full sync by pages ------------------------------------------------------------------------
 
 
@@ -267,8 +328,16 @@ def shop_sync_pages(
             run.products_seen += len(records)
             run.requested_cost += page.requested_cost
             run.actual_cost += page.actual_cost
+            run.progressed_at = timezone.now()
             run.save(
-                update_fields=["cursor", "pages", "products_seen", "requested_cost", "actual_cost"]
+                update_fields=[
+                    "cursor",
+                    "pages",
+                    "products_seen",
+                    "requested_cost",
+                    "actual_cost",
+                    "progressed_at",
+                ]
             )
         if not info["hasNextPage"]:
             break
@@ -328,7 +397,8 @@ def shop_sync_bulk_start(*, shop: Shop, client: ShopifyClient | None = None) -> 
         {"query": load_document("bulk_products").text},
     )
     run.bulk_operation_id = payload["bulkOperation"]["id"]
-    run.save(update_fields=["bulk_operation_id"])
+    run.progressed_at = timezone.now()
+    run.save(update_fields=["bulk_operation_id", "progressed_at"])
     logger.info("Shop %s bulk sync %s started: %s", shop.domain, run.pk, run.bulk_operation_id)
     return run
 
@@ -423,7 +493,8 @@ def shop_sync_bulk_store(
             _upsert(run.shop, batch, "sync", fetched_at, copy_images)
             run.products_seen += len(batch)
             run.pages += 1
-            run.save(update_fields=["products_seen", "pages"])
+            run.progressed_at = timezone.now()
+            run.save(update_fields=["products_seen", "pages", "progressed_at"])
     return _finish_run(run)
 
 
@@ -438,6 +509,8 @@ def shop_sync_bulk_finish(*, run_id: int, client: ShopifyClient | None = None) -
     node = bulk_operation_status(shop=run.shop, operation_id=run.bulk_operation_id, client=client)
     status = node.get("status")
     if status in ("CREATED", "RUNNING"):
+        # Shopify is still working on it: that counts as progress for the stall sweep.
+        SyncRun.objects.filter(pk=run.pk).update(progressed_at=timezone.now())
         return run
     if status != "COMPLETED":
         reason = f"bulk operation {run.bulk_operation_id} ended {status}: {node.get('errorCode')}"

@@ -64,7 +64,9 @@ def finish_bulk_sync_task(self, run_id: int) -> str:
     return run.status
 
 
-@shared_task(name="integrations.shopify.tasks.process_webhook_task")
+# Nothing reads the result, and the Redis result backend would otherwise subscribe to a reply
+# channel for every webhook the endpoint enqueues.
+@shared_task(name="integrations.shopify.tasks.process_webhook_task", ignore_result=True)
 def process_webhook_task(delivery_id: int) -> str:
     """Do the work of a recorded webhook delivery."""
     return services.webhook_delivery_process(delivery_id=delivery_id)
@@ -146,7 +148,8 @@ def withdraw_publication_task(publication_id: int) -> str:
 
 @shared_task(name="integrations.shopify.tasks.resync_shops_task")
 def resync_shops_task() -> int:
-    """Start a full sync of every installed shop not synced within WEARVIEW_RESYNC_INTERVAL.
+    """Resume stalled syncs, then start a full sync of every installed shop not synced
+    within WEARVIEW_RESYNC_INTERVAL.
 
     Webhooks can be lost (Shopify gives up after repeated failures, a deploy drops some), so a
     periodic full sync catches what they missed. Returns the number of syncs started.
@@ -154,6 +157,11 @@ def resync_shops_task() -> int:
     from django.db.models import Q
     from django.utils import timezone
 
+    stalled = sync.sync_runs_resume_stalled()
+    if stalled["resumed"] or stalled["failed"]:
+        logger.warning(
+            "Stalled syncs: %s resumed, %s failed", stalled["resumed"], stalled["failed"]
+        )
     cutoff = timezone.now() - timedelta(seconds=settings.WEARVIEW_RESYNC_INTERVAL)
     due = Shop.objects.filter(installed_at__isnull=False, uninstalled_at__isnull=True).filter(
         Q(last_synced_at__isnull=True) | Q(last_synced_at__lt=cutoff)

@@ -103,7 +103,7 @@ def webhook_view(request: HttpRequest) -> HttpResponse:
     if not isinstance(payload, dict):
         return _text(400, "Body is not a JSON object")
 
-    delivery = webhook_delivery_record(
+    delivery_id = webhook_delivery_record(
         topic=topic,
         shop_domain=shop_domain,
         webhook_id=webhook_id,
@@ -112,15 +112,15 @@ def webhook_view(request: HttpRequest) -> HttpResponse:
         triggered_at=request.headers.get("X-Shopify-Triggered-At", ""),
         payload=payload,
     )
-    if delivery is None:
+    if delivery_id is None:
         logger.info(
             "Webhook %s %s for shop %s is a redelivery; skipped", webhook_id, topic, shop_domain
         )
         return _text(200, "OK")
     from integrations.shopify.tasks import process_webhook_task
 
-    # Enqueued once the row is committed, so the worker that takes the task finds it; outside
-    # a transaction that is at once.
-    delivery_id = delivery.pk
+    # Enqueued once the row is committed, so the worker that takes the task finds it. Outside
+    # a transaction that is at once. If the broker is down, the request fails and Shopify sends
+    # it again: the stored row makes that a duplicate, and the beat's sweep enqueues the row.
     transaction.on_commit(lambda: process_webhook_task.delay(delivery_id))
     return _text(200, "OK")

@@ -64,3 +64,47 @@ def test_settings_bad_boolean_names_value(tmp_path):
 
     assert result.returncode != 0
     assert "DJANGO_DEBUG='maybe' is not a boolean" in result.stderr
+
+
+def test_settings_redis_limit_order_enforced(tmp_path):
+    # Start-up only reads the URL and never connects to it.
+    result = _start_django(
+        {
+            "CELERY_BROKER_URL": "redis://127.0.0.1:6379/15",
+            "WEARVIEW_GPU_TIME_LIMIT": "600",
+            "WEARVIEW_GENERATING_LIMIT": "700",
+        },
+        tmp_path,
+    )
+
+    assert result.returncode != 0
+    assert "WEARVIEW_BROKER_VISIBILITY_TIMEOUT (900)" in result.stderr
+    assert "WEARVIEW_GENERATING_LIMIT (700)" in result.stderr
+
+
+def test_settings_redis_default_limits_ordered(tmp_path):
+    script = (
+        "import django; django.setup(); from django.conf import settings as s;"
+        "print(s.WEARVIEW_GPU_TIME_LIMIT, s.CELERY_BROKER_TRANSPORT_OPTIONS['visibility_timeout'],"
+        " s.WEARVIEW_GENERATING_LIMIT)"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("WEARVIEW_")}
+    env.update(
+        {
+            "WEARVIEW_VAR_DIR": str(tmp_path / "var"),
+            "CELERY_BROKER_URL": "redis://127.0.0.1:6379/15",
+        }
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+    assert result.returncode == 0, result.stderr
+    gpu_limit, visibility, generating_limit = map(int, result.stdout.split())
+    assert visibility > gpu_limit
+    assert generating_limit > visibility

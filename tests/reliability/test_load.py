@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import random
+import shutil
 import subprocess
 import sys
 import threading
@@ -33,6 +34,10 @@ def _last_json(output: str) -> dict:
     return json.loads(output[start + 1 if start >= 0 else output.find("{") :])
 
 
+@pytest.mark.skipif(
+    shutil.which("wrk") is None,
+    reason="wrk is not installed (Debian: apt-get install wrk); .ci/run installs it",
+)
 def test_webhook_endpoint_load(tmp_path, sizes, figure):
     command = [
         sys.executable,

@@ -95,6 +95,44 @@ def test_lost_work_product_without_job_processed_again(sent):
     ]
 
 
+def test_lost_work_processed_product_left_alone(sent):
+    """A product that was processed but got no job (none could be opened for it) is left
+    alone until a sync changes it. Otherwise every sweep would process it again."""
+    shop = _shop(auto_generate=True)
+    needing = make_product(shop)
+    make_variant(needing)
+    make_image(needing, kind=ImageKind.PRODUCT_ONLY, stored="images/4.png")
+    _old(needing)
+    Product.objects.filter(pk=needing.pk).update(processed_at=timezone.now())
+
+    assert work_resume_lost()["products"] == 0
+    assert sent == []
+
+    # A later sync that stored the product again makes it due once more.
+    Product.objects.filter(pk=needing.pk).update(
+        processed_at=timezone.now() - timedelta(hours=3),
+        synced_at=timezone.now() - timedelta(hours=2),
+    )
+    assert work_resume_lost()["products"] == 1
+
+
+def test_lost_work_processing_marks_product_processed(sent):
+    from wearview.studio.flow import products_process
+
+    shop = _shop(auto_generate=False)
+    product = make_product(shop)
+    make_variant(product)
+    make_image(product, kind=ImageKind.PRODUCT_ONLY, stored="images/5.png")
+    before = timezone.now()
+
+    outcome = products_process(shop_id=shop.pk, product_ids=[product.pk], cause="sync")
+
+    product.refresh_from_db()
+    assert outcome["jobs"] == 0
+    assert product.processed_at is not None
+    assert product.processed_at >= before
+
+
 def test_lost_work_stalled_publication_sent_again(sent):
     from tests.reliability.test_lost_work_sweep import _publishing
 
@@ -143,7 +181,7 @@ def test_lost_work_stalled_delivery_sent_again(monkeypatch):
     monkeypatch.setattr(shopify_tasks.process_webhook_task, "delay", sent.append)
     ids = []
     for number in range(3):
-        delivery = webhook_delivery_record(
+        delivery_id = webhook_delivery_record(
             topic="products/update",
             shop_domain="lost.myshopify.com",
             webhook_id=f"lost-{number}",
@@ -152,7 +190,7 @@ def test_lost_work_stalled_delivery_sent_again(monkeypatch):
             triggered_at="",
             payload={"id": number},
         )
-        ids.append(delivery.pk)
+        ids.append(delivery_id)
     old = timezone.now() - timedelta(hours=1)
     WebhookDelivery.objects.filter(pk__in=ids[:2]).update(received_at=old)
     WebhookDelivery.objects.filter(pk=ids[1]).update(status=WebhookDeliveryStatus.PROCESSED)

@@ -86,7 +86,7 @@ def restart_redis(down_seconds: float) -> None:
 def _record_deliveries(count: int, prefix: str) -> list[int]:
     ids = []
     for number in range(count):
-        delivery = webhook_delivery_record(
+        delivery_id = webhook_delivery_record(
             topic="customers/data_request",
             shop_domain=SHOP_DOMAIN,
             webhook_id=f"{prefix}-{number}",
@@ -95,7 +95,7 @@ def _record_deliveries(count: int, prefix: str) -> list[int]:
             triggered_at="",
             payload={"shop_domain": SHOP_DOMAIN, "customer": {"id": number}},
         )
-        ids.append(delivery.pk)
+        ids.append(delivery_id)
     return ids
 
 

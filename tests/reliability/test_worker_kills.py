@@ -233,9 +233,9 @@ def test_gpu_worker_killed_mid_batch_redelivered_once(kill_store, stack, figure)
     stack.env.update(FAST_ENV)
     stack.env["SHOPIFY_ADMIN_BASE_URL"] = kill_store.base_url
     if broker_is_redis():
-        # Redis hands the batch back after its visibility timeout (twice the GPU time limit,
-        # 40 s here), and kombu checks for such messages only now and then: about 90 s in
-        # practice. The sweep waits longer, so that the redelivery alone is measured.
+        # Redis hands the batch back after its visibility timeout (1.5 times the GPU time
+        # limit, 30 s here), and kombu checks for such messages only now and then: about 90 s
+        # in practice. The sweep waits longer, so that the redelivery alone is measured.
         stack.env["WEARVIEW_GENERATING_LIMIT"] = "300"
     # Four seeds and more steps make the batch long enough to be killed in its middle.
     settings.WEARVIEW_DEFAULT_SEEDS = [11, 23, 37, 41]

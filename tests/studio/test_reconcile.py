@@ -4,6 +4,7 @@ import pytest
 from django.utils import timezone
 
 from tests.factories import make_image, make_product, make_shop
+from wearview.studio import generation
 from wearview.studio.models import GenerationJob, JobState
 from wearview.studio.reconcile import MAX_ATTEMPTS, jobs_expire_stuck
 from wearview.studio.services import job_create
@@ -14,8 +15,9 @@ def _job(state: str, *, age: timedelta, attempts: int = 0) -> GenerationJob:
     job, _ = job_create(
         product=product, source_image=make_image(product), variants=[], preset="restyle"
     )
+    then = timezone.now() - age
     GenerationJob.objects.filter(pk=job.pk).update(
-        state=state, state_changed_at=timezone.now() - age, attempts=attempts
+        state=state, state_changed_at=then, updated_at=then, attempts=attempts
     )
     return job
 
@@ -58,6 +60,25 @@ def test_reconcile_recent_and_review_jobs_untouched(django_capture_on_commit_cal
     assert callbacks == []
     assert GenerationJob.objects.get(pk=recent.pk).state == JobState.GENERATING
     assert GenerationJob.objects.get(pk=in_review.pk).state == JobState.IN_REVIEW
+
+
+@pytest.mark.django_db
+def test_reconcile_generating_job_with_recent_progress_untouched(
+    django_capture_on_commit_callbacks,
+):
+    """A batch redelivered after its GPU worker was killed started long ago, but it reports
+    progress again, so the sweep must not start a second generation beside it."""
+    job = _job(JobState.GENERATING, age=timedelta(hours=2))
+    generation.job_record_progress(job_id=job.pk, round=job.round, step=3, total=20)
+
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        counts = jobs_expire_stuck()
+
+    job.refresh_from_db()
+    assert counts == {"restarted": 0, "failed": 0}
+    assert callbacks == []
+    assert job.state == JobState.GENERATING
+    assert job.progress_step == 3
 
 
 @pytest.mark.django_db

@@ -91,6 +91,11 @@ class Product(models.Model):
     )
     deleted_at = models.DateTimeField(null=True, blank=True)
     synced_at = models.DateTimeField(null=True, blank=True)
+    processed_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="When the studio last classified the product's images and decided on jobs.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

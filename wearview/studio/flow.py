@@ -8,9 +8,10 @@ open jobs of products that no longer need one are cancelled. Publishing never op
 import logging
 
 from django.db import transaction
+from django.utils import timezone
 
 from wearview.catalog.classification import images_classify
-from wearview.catalog.models import ProductImage, PublishMode, Shop
+from wearview.catalog.models import Product, ProductImage, PublishMode, Shop
 from wearview.catalog.selectors import variants_needing_on_model
 from wearview.studio.errors import IllegalTransition, JobStateConflict
 from wearview.studio.models import GenerationJob, JobState
@@ -77,6 +78,9 @@ def products_process(*, shop_id: int, product_ids: list[int], cause: str) -> dic
         )
         for job in jobs:
             transaction.on_commit(lambda job_id=job.pk: prepare_job_task.delay(job_id))
+    # Marks the decision taken, so the sweep does not send these products again until a sync
+    # changes them, even when no job could be opened for them.
+    Product.objects.filter(pk__in=ready).update(processed_at=timezone.now())
     logger.info(
         "Shop %s: %s products processed after %s: %s images classified, %s failed, "
         "%s jobs opened, %s cancelled, %s products waiting for image copies",

@@ -5,6 +5,7 @@ job redelivered. Some brokers lose unacknowledged messages when the consumer die
 SQLAlchemy transport keeps them in the worker's memory), and a redelivered message can wait
 behind a long queue. This sweep is the backstop: a job that sat in a working state longer than
 that state's limit is started again, up to `MAX_ATTEMPTS` times, then failed with the reason.
+A generating job's limit counts from its last progress report.
 """
 
 import logging
@@ -12,6 +13,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import F, Q
 from django.utils import timezone
 
 from wearview.studio.errors import IllegalTransition, JobStateConflict
@@ -39,7 +41,13 @@ def jobs_expire_stuck(*, now=None) -> dict[str, int]:
     now = now or timezone.now()
     restarted = failed = 0
     for state, limit in state_time_limits().items():
-        stuck = GenerationJob.objects.filter(state=state, state_changed_at__lt=now - limit)
+        if state == JobState.GENERATING:
+            # The GPU worker's progress reports refresh updated_at. A batch that a broker
+            # redelivered after a worker was killed reports progress again, so it is left to
+            # finish instead of being restarted beside it.
+            stuck = GenerationJob.objects.filter(state=state, updated_at__lt=now - limit)
+        else:
+            stuck = GenerationJob.objects.filter(state=state, state_changed_at__lt=now - limit)
         for job in stuck.select_related("shop"):
             try:
                 if job.attempts >= MAX_ATTEMPTS:
@@ -105,8 +113,9 @@ def work_resume_lost(*, now=None) -> dict[str, int]:
 
     A stalled item is one older than its limit that nothing moved on: an image without a stored
     copy or error, a stored image never classified, a product that needs on-model photos in an
-    auto-generate shop but never got a job, a publication of a publishing job that made no
-    progress. Returns how many of each were sent again.
+    auto-generate shop and never got a job because its processing was lost (not one that was
+    processed and had no job opened), a publication of a publishing job that made no progress.
+    Returns how many of each were sent again.
     """
     from wearview.catalog.models import ImageKind, ImageOrigin, ProductImage, Shop
     from wearview.catalog.selectors import products_needing_on_model
@@ -138,6 +147,7 @@ def work_resume_lost(*, now=None) -> dict[str, int]:
             product_ids |= set(
                 products_needing_on_model(shop=shop)
                 .filter(
+                    Q(processed_at__isnull=True) | Q(processed_at__lt=F("synced_at")),
                     synced_at__lt=waiting_since,
                     jobs__isnull=True,
                     images__origin=ImageOrigin.MERCHANT,
