@@ -189,6 +189,8 @@ def main() -> None:
         "must exist; migrations are applied to it.",
     )
     args = parser.parse_args()
+    if args.runs < 1 or args.seconds < 1:
+        parser.error(f"--runs ({args.runs}) and --seconds ({args.seconds}) must be at least 1.")
 
     workdir = Path(args.workdir)
     (workdir / "var").mkdir(parents=True, exist_ok=True)
@@ -240,7 +242,7 @@ def main() -> None:
     try:
         _wait_for(port)
         # Warm-up: imports, the first broker connection and SQLite's file opening.
-        warm_up = _script(workdir, body, run_id=f"{int(time.time())}0")
+        warm_up = _script(workdir, body, run_id=f"{int(time.time())}-0")
         subprocess.run(
             ["wrk", "-t1", "-c2", "-d2s", "-s", str(warm_up), f"http://127.0.0.1:{port}"],
             capture_output=True,
@@ -248,7 +250,7 @@ def main() -> None:
         )
         for number in range(1, args.runs + 1):
             # Every run sends its own webhook ids, so none is skipped as a redelivery.
-            script = _script(workdir, body, run_id=f"{int(time.time())}{number}")
+            script = _script(workdir, body, run_id=f"{int(time.time())}-{number}")
             cpu_before = _cpu_seconds(gunicorn.pid)
             output = subprocess.run(
                 [

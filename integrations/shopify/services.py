@@ -84,24 +84,11 @@ def shop_register_webhooks(*, shop: Shop, client: ShopifyClient | None = None) -
 # --- webhooks ----------------------------------------------------------------------------------
 
 
-# The columns the endpoint writes; the others keep their database defaults or NULL.
-_DELIVERY_COLUMNS = (
-    "shop_domain",
-    "topic",
-    "webhook_id",
-    "event_id",
-    "api_version",
-    "triggered_at",
-    "payload",
-    "status",
-    "error_message",
-    "received_at",
-)
-
-
 def _header_datetime(value: str) -> datetime | None:
-    """X-Shopify-Triggered-At as a datetime; a missing or malformed value is kept as None,
-    because it only orders deliveries and must not cost the delivery itself."""
+    """Parse X-Shopify-Triggered-At, returning None for a missing or malformed value.
+
+    The value only orders deliveries, so a bad one must not cost the delivery itself.
+    """
     try:
         return parse_datetime(value) if value else None
     except ValueError:
@@ -123,26 +110,28 @@ def webhook_delivery_record(
 
     It is one statement, `INSERT ... ON CONFLICT (webhook_id) DO NOTHING RETURNING id`, run in
     autocommit mode: a single round trip to the database and no transaction to open or close,
-    because the endpoint must respond quickly. PostgreSQL and SQLite (3.35 and later) both
-    accept it. Nothing else is read here; the shop and duplicate event ids are resolved when
-    the delivery is processed.
+    because the endpoint must respond quickly. Django's `bulk_create(ignore_conflicts=True)`
+    writes the same statement but returns no id. PostgreSQL and SQLite (3.35 and later) both
+    accept it. Nothing else is read here, and the shop and duplicate event ids are resolved
+    when the delivery is processed.
     """
-    values = {
-        "shop_domain": shop_domain,
-        "topic": topic,
-        "webhook_id": webhook_id,
-        "event_id": event_id,
-        "api_version": api_version,
-        "triggered_at": _header_datetime(triggered_at),
-        "payload": payload,
-        "status": WebhookDeliveryStatus.RECEIVED,
-        "error_message": "",
-        "received_at": timezone.now(),
-    }
+    delivery = WebhookDelivery(
+        shop_domain=shop_domain,
+        topic=topic,
+        webhook_id=webhook_id,
+        event_id=event_id,
+        api_version=api_version,
+        triggered_at=_header_datetime(triggered_at),
+        payload=payload,
+    )
     meta = WebhookDelivery._meta
     connection = connections[router.db_for_write(WebhookDelivery)]
     quote = connection.ops.quote_name
-    fields = [meta.get_field(name) for name in _DELIVERY_COLUMNS]
+    # Every column but the id, with the model's defaults and received_at's auto_now_add.
+    fields = [field for field in meta.concrete_fields if not field.primary_key]
+    params = [
+        field.get_db_prep_save(field.pre_save(delivery, add=True), connection) for field in fields
+    ]
     sql = (
         "INSERT INTO {table} ({columns}) VALUES ({values}) "
         "ON CONFLICT ({key}) DO NOTHING RETURNING {pk}"
@@ -153,21 +142,9 @@ def webhook_delivery_record(
         key=quote(meta.get_field("webhook_id").column),
         pk=quote(meta.pk.column),
     )
-    params = [field.get_db_prep_save(values[field.name], connection) for field in fields]
-    if connection.vendor == "postgresql":
-        # Django's cursors bind parameters on the client, quoting the payload into the text of
-        # the statement. A server-binding cursor sends the payload as a parameter, and the
-        # statement is prepared once per connection instead of parsed and planned each time.
-        from django.db.backends.postgresql.base import ServerBindingCursor
-
-        connection.ensure_connection()
-        with connection.wrap_database_errors, ServerBindingCursor(connection.connection) as cursor:
-            cursor.execute(sql, params, prepare=True)
-            row = cursor.fetchone()
-    else:
-        with connection.cursor() as cursor:
-            cursor.execute(sql, params)
-            row = cursor.fetchone()
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        row = cursor.fetchone()
     return row[0] if row else None
 
 

@@ -213,6 +213,9 @@ def sync_runs_resume_stalled(*, now: datetime | None = None) -> dict[str, int]:
         if not run.shop.is_installed:
             sync_run_fail(run_id=run.pk, reason="the shop uninstalled the app")
             counts["failed"] += 1
+            logger.info(
+                "Shop %s sync %s failed: the shop is not installed", run.shop.domain, run.pk
+            )
             continue
         if run.resumes >= MAX_SYNC_RESUMES:
             reason = (
