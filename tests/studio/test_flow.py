@@ -125,3 +125,28 @@ def test_cancel_on_delete_stops_generating_job():
     assert cancelled == 1
     assert job.state == JobState.CANCELLED
     assert job.transitions.last().reason == "deleted"
+
+
+def test_cancel_on_delete_follows_concurrent_move(monkeypatch):
+    """A worker moves the job from preparing to generating between the query and the
+    cancel; the job is still cancelled, because generating is cancellable too."""
+    from wearview.studio import flow
+
+    shop = _installed_shop()
+    product = _product_with_stored_photo(shop)
+    job = GenerationJob.objects.create(shop=shop, product=product, state=JobState.PREPARING)
+    real_transition = flow.job_transition
+
+    def worker_moves_first(**kwargs):
+        GenerationJob.objects.filter(pk=job.pk).update(state=JobState.GENERATING)
+        return real_transition(**kwargs)
+
+    monkeypatch.setattr(flow, "job_transition", worker_moves_first)
+
+    cancelled = product_jobs_cancel(
+        shop_id=shop.pk, product_ids=[product.pk], reason="deleted", states=CANCELLABLE_ON_DELETE
+    )
+
+    job.refresh_from_db()
+    assert cancelled == 1
+    assert job.state == JobState.CANCELLED

@@ -115,17 +115,20 @@ def product_jobs_cancel(
     ).values_list("pk", "state")
     for job_id, state in jobs:
         try:
+            # Checked against every cancellable state under the row lock, not only the state
+            # read above: a job that a worker moved on meanwhile (preparing to generating, say)
+            # is still cancelled when its new state allows it.
             job_transition(
                 job_id=job_id,
                 to_state=JobState.CANCELLED,
                 reason=reason,
                 actor="system",
-                from_states=[state],
+                from_states=states,
             )
             cancelled += 1
-        except (IllegalTransition, JobStateConflict):
-            # Another process moved the job meanwhile; its new state decides what happens.
-            logger.info("Job %s moved before it could be cancelled", job_id)
+        except (IllegalTransition, JobStateConflict) as exc:
+            # The job left the cancellable states meanwhile; its new state decides what happens.
+            logger.info("Job %s was %s and could not be cancelled: %s", job_id, state, exc)
     return cancelled
 
 
